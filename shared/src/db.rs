@@ -1,0 +1,72 @@
+//! Connecting to Postgres and applying one service's migrations inside its own schema.
+//!
+//! Each service owns one schema (`auth`, `tasks`) and writes every table name qualified with it,
+//! so queries never depend on `search_path` (which transaction-mode poolers such as Neon's do not
+//! keep). Only the migration run sets `search_path`, on a dedicated connection, so that sqlx's
+//! bookkeeping table lands in the service's schema too and two services sharing one database never
+//! see each other's migration history.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before answering 503: an outage must
+    /// fail fast, not pile up requests.
+    pub acquire_timeout: Duration,
+}
+
+/// Connects, creates the schema if needed and applies pending migrations.
+pub async fn connect(settings: &DbSettings, schema: &'static str, migrator: &Migrator) -> anyhow::Result<PgPool> {
+    anyhow::ensure!(
+        schema.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+        "schema name must be a plain identifier"
+    );
+    let options = PgConnectOptions::from_str(settings.url.expose_secret())
+        .context("DATABASE_URL is not a valid postgres:// URL")?
+        .application_name(schema)
+        .log_statements(tracing::log::LevelFilter::Debug)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+
+    migrate(&options, schema, migrator).await?;
+
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .min_connections(1)
+        .acquire_timeout(settings.acquire_timeout)
+        .test_before_acquire(false)
+        .connect_lazy_with(options);
+    Ok(pool)
+}
+
+async fn migrate(options: &PgConnectOptions, schema: &str, migrator: &Migrator) -> anyhow::Result<()> {
+    let mut conn = sqlx::PgConnection::connect_with(options)
+        .await
+        .context("could not connect to the database (is DATABASE_URL right and Postgres running?)")?;
+    // Two replicas starting at once would race on CREATE SCHEMA; serialise them.
+    let lock_key = format!("migrate:{schema}");
+    sqlx::query("SELECT pg_advisory_lock(hashtext($1))").bind(&lock_key).execute(&mut conn).await?;
+    let result = async {
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&mut conn).await?;
+        sqlx::query(&format!("SET search_path TO {schema}")).execute(&mut conn).await?;
+        migrator.run(&mut conn).await.context("applying migrations")?;
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))").bind(&lock_key).execute(&mut conn).await;
+    let _ = conn.close().await;
+    result
+}
+
+/// Whether the database answers right now (for `/readyz`).
+pub async fn ping(pool: &PgPool) -> bool {
+    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+}

@@ -1,0 +1,120 @@
+//! The layers every service wraps its router in, so both answer unknown routes, wrong methods,
+//! panics, timeouts and oversized bodies with the same problem documents, carry a request id, and
+//! never log credentials.
+
+use std::time::Duration;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{BoxError, Router};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::problem::Problem;
+
+/// The largest request body either service reads.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Settings for [`finish`].
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Exact origins allowed to call with credentials. Never `*`: the browser app sends cookies.
+    pub cors_origins: Vec<String>,
+    /// Request headers browsers may send beyond the CORS-safelisted ones.
+    pub allow_headers: Vec<HeaderName>,
+    /// Response headers page scripts may read.
+    pub expose_headers: Vec<HeaderName>,
+    pub request_timeout: Duration,
+}
+
+/// Parses a comma-separated origin list, refusing `*` (credentials are always allowed).
+pub fn parse_origins(list: &str) -> anyhow::Result<Vec<String>> {
+    let origins: Vec<String> = list
+        .split(',')
+        .map(|s| s.trim().trim_end_matches('/').to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    for origin in &origins {
+        anyhow::ensure!(origin != "*", "CORS origins must be listed exactly; `*` is not allowed");
+        anyhow::ensure!(
+            origin.starts_with("http://") || origin.starts_with("https://"),
+            "CORS origin {origin:?} must start with http:// or https://"
+        );
+        HeaderValue::from_str(origin)?;
+    }
+    Ok(origins)
+}
+
+/// Adds fallbacks, body limit, timeout, panic catching, CORS, request ids and tracing.
+pub fn finish(router: Router, settings: &HttpSettings) -> Router {
+    let origins: Vec<HeaderValue> =
+        settings.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let mut allow_headers = vec![header::AUTHORIZATION, header::CONTENT_TYPE];
+    allow_headers.extend(settings.allow_headers.iter().cloned());
+    let mut expose_headers = vec![header::LOCATION, header::RETRY_AFTER, header::WWW_AUTHENTICATE, REQUEST_ID];
+    expose_headers.extend(settings.expose_headers.iter().cloned());
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers(allow_headers)
+        .expose_headers(expose_headers)
+        .max_age(Duration::from_secs(600));
+
+    let timeout = settings.request_timeout;
+    router
+        .fallback(|| async { Problem::not_found() })
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveHeadersLayer::new([header::AUTHORIZATION, header::COOKIE, header::SET_COOKIE]))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &axum::http::Request<_>| {
+                            let id = req
+                                .headers()
+                                .get(REQUEST_ID)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default();
+                            // The path only: query strings can carry search text a user typed.
+                            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                        })
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(cors)
+                .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+                    tracing::error!("handler panicked");
+                    Problem::internal().into_response()
+                }))
+                .layer(HandleErrorLayer::new(|err: BoxError| async move { timeout_error(err) }))
+                .timeout(timeout)
+                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        )
+}
+
+fn timeout_error(err: BoxError) -> Response {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "The request took too long; try again.")
+            .with_retry_after(1)
+            .into_response()
+    } else {
+        tracing::error!(error = %err, "middleware error");
+        Problem::internal().into_response()
+    }
+}
