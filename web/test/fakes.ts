@@ -1,0 +1,184 @@
+/** A fake auth-service and task-service behind one fetch(), with a shared cookie jar, for
+ * exercising the token logic without a network. */
+import type { ChannelLike, LockManagerLike, User } from "../src/api/session";
+
+export const AUTH = "http://auth.test";
+export const TASKS = "http://tasks.test";
+
+export const alice: User = {
+  id: "00000000-0000-4000-8000-000000000001",
+  email: "alice@example.com",
+  name: "Alice",
+  created_at: "2026-01-01T00:00:00Z",
+};
+
+export interface Call {
+  method: string;
+  url: string;
+  headers: Headers;
+  body: string | null;
+  credentials: RequestCredentials | undefined;
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  const type = status >= 400 ? "application/problem+json" : "application/json";
+  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": type, ...headers } });
+}
+
+export function problem(status: number, code: string, extra: Record<string, unknown> = {}) {
+  return json(status, { type: "about:blank", title: code, status, detail: code, code, ...extra });
+}
+
+/**
+ * Refresh tokens rotate; presenting a retired one revokes the family (no grace window here, so a
+ * double refresh shows up as `reuseDetected`).
+ */
+export class FakeServer {
+  calls: Call[] = [];
+  cookie: string | null = null;
+  private liveRefresh: string | null = null;
+  private counter = 0;
+  validAccess = new Set<string>();
+  reuseDetected = 0;
+  expiresIn = 900;
+  /** Delay (ms, real timers) before answering a refresh, to widen race windows. */
+  refreshDelay = 0;
+  /** Overrides per "METHOD path"; return undefined to fall through. */
+  handlers = new Map<string, (call: Call) => Response | Promise<Response> | undefined>();
+  offline = false;
+
+  get refreshCalls() {
+    return this.calls.filter((c) => c.url === `${AUTH}/api/auth/refresh`).length;
+  }
+
+  private issue(user?: User) {
+    const access = `at-${++this.counter}`;
+    const refresh = `rt-${this.counter}`;
+    this.validAccess.add(access);
+    this.liveRefresh = refresh;
+    this.cookie = refresh; // Set-Cookie: HttpOnly, so script never sees it
+    const body: Record<string, unknown> = {
+      access_token: access,
+      token_type: "Bearer",
+      expires_in: this.expiresIn,
+      refresh_token: null,
+    };
+    if (user) body.user = user;
+    return body;
+  }
+
+  /** Starts a session as if signed in earlier (cookie present, nothing in memory). */
+  seedCookie() {
+    this.issue();
+  }
+
+  fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
+    const url = String(input);
+    const call: Call = {
+      method: (init.method ?? "GET").toUpperCase(),
+      url,
+      headers: new Headers(init.headers),
+      body: typeof init.body === "string" ? init.body : null,
+      credentials: init.credentials,
+    };
+    this.calls.push(call);
+    if (this.offline) throw new TypeError("Failed to fetch");
+    const path = new URL(url).pathname;
+    const custom = this.handlers.get(`${call.method} ${path}`);
+    if (custom) {
+      const res = await custom(call);
+      if (res) return res;
+    }
+    if (url.startsWith(AUTH)) return this.auth(call, path);
+    return this.tasks(call, path);
+  };
+
+  private async auth(call: Call, path: string): Promise<Response> {
+    const cookieAllowed = call.credentials === "include";
+    switch (`${call.method} ${path}`) {
+      case "POST /api/auth/signin":
+      case "POST /api/auth/signup":
+        return json(path.endsWith("signup") ? 201 : 200, this.issue(alice));
+      case "POST /api/auth/refresh": {
+        if (this.refreshDelay) await new Promise((r) => setTimeout(r, this.refreshDelay));
+        const presented = cookieAllowed ? this.cookie : null;
+        if (!presented) return problem(401, "invalid_token");
+        if (presented !== this.liveRefresh) {
+          this.reuseDetected++;
+          this.liveRefresh = null;
+          return problem(401, "invalid_token");
+        }
+        return json(200, this.issue());
+      }
+      case "POST /api/auth/signout":
+        this.liveRefresh = null;
+        this.cookie = null;
+        return new Response(null, { status: 204 });
+      case "GET /api/auth/me": {
+        const token = call.headers.get("Authorization")?.replace(/^Bearer /, "");
+        if (!token || !this.validAccess.has(token)) return problem(401, "invalid_token");
+        return json(200, alice);
+      }
+    }
+    return problem(404, "not_found");
+  }
+
+  private tasks(call: Call, path: string): Response {
+    const token = call.headers.get("Authorization")?.replace(/^Bearer /, "");
+    if (!token || !this.validAccess.has(token)) return problem(401, "invalid_token");
+    if (call.method === "GET" && path === "/api/tasks") return json(200, { items: [], next_cursor: null });
+    return problem(404, "not_found");
+  }
+}
+
+/** navigator.locks stand-in: one FIFO exclusive lock per name, shared by every "tab". */
+export class FakeLocks implements LockManagerLike {
+  private tails = new Map<string, Promise<unknown>>();
+  held = 0;
+  maxHeld = 0;
+
+  request<T>(name: string, callback: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(name) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      this.held++;
+      this.maxHeld = Math.max(this.maxHeld, this.held);
+      try {
+        return await callback();
+      } finally {
+        this.held--;
+      }
+    });
+    this.tails.set(
+      name,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+}
+
+/** BroadcastChannel stand-in that delivers synchronously to every other member. */
+export class FakeHub {
+  private members = new Set<FakeChannel>();
+  channel(): FakeChannel {
+    const ch = new FakeChannel(this.members);
+    this.members.add(ch);
+    return ch;
+  }
+}
+
+export class FakeChannel implements ChannelLike {
+  private listeners: ((event: MessageEvent) => void)[] = [];
+  constructor(private members: Set<FakeChannel>) {}
+  postMessage(message: unknown) {
+    for (const m of this.members) {
+      if (m === this) continue;
+      for (const l of m.listeners) l({ data: structuredClone(message) } as MessageEvent);
+    }
+  }
+  addEventListener(_type: "message", listener: (event: MessageEvent) => void) {
+    this.listeners.push(listener);
+  }
+  close() {
+    this.members.delete(this);
+  }
+}
