@@ -25,7 +25,11 @@ pub struct DbSettings {
 }
 
 /// Connects, creates the schema if needed and applies pending migrations.
-pub async fn connect(settings: &DbSettings, schema: &'static str, migrator: &Migrator) -> anyhow::Result<PgPool> {
+pub async fn connect(
+    settings: &DbSettings,
+    schema: &'static str,
+    migrator: &Migrator,
+) -> anyhow::Result<PgPool> {
     anyhow::ensure!(
         schema.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
         "schema name must be a plain identifier"
@@ -47,21 +51,38 @@ pub async fn connect(settings: &DbSettings, schema: &'static str, migrator: &Mig
     Ok(pool)
 }
 
-async fn migrate(options: &PgConnectOptions, schema: &str, migrator: &Migrator) -> anyhow::Result<()> {
-    let mut conn = sqlx::PgConnection::connect_with(options)
-        .await
-        .context("could not connect to the database (is DATABASE_URL right and Postgres running?)")?;
+async fn migrate(
+    options: &PgConnectOptions,
+    schema: &str,
+    migrator: &Migrator,
+) -> anyhow::Result<()> {
+    let mut conn = sqlx::PgConnection::connect_with(options).await.context(
+        "could not connect to the database (is DATABASE_URL right and Postgres running?)",
+    )?;
     // Two replicas starting at once would race on CREATE SCHEMA; serialise them.
     let lock_key = format!("migrate:{schema}");
-    sqlx::query("SELECT pg_advisory_lock(hashtext($1))").bind(&lock_key).execute(&mut conn).await?;
+    sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
+        .bind(&lock_key)
+        .execute(&mut conn)
+        .await?;
     let result = async {
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&mut conn).await?;
-        sqlx::query(&format!("SET search_path TO {schema}")).execute(&mut conn).await?;
-        migrator.run(&mut conn).await.context("applying migrations")?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .execute(&mut conn)
+            .await?;
+        sqlx::query(&format!("SET search_path TO {schema}"))
+            .execute(&mut conn)
+            .await?;
+        migrator
+            .run(&mut conn)
+            .await
+            .context("applying migrations")?;
         anyhow::Ok(())
     }
     .await;
-    let _ = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))").bind(&lock_key).execute(&mut conn).await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
+        .bind(&lock_key)
+        .execute(&mut conn)
+        .await;
     let _ = conn.close().await;
     result
 }

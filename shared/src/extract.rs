@@ -33,7 +33,11 @@ where
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 payload_too_large()
             } else {
-                Problem::new(StatusCode::BAD_REQUEST, "invalid_json", "The body could not be read.")
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_json",
+                    "The body could not be read.",
+                )
             }
         })?;
         parse_json(&bytes).map(Json)
@@ -55,7 +59,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             _ => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_json",
-                format!("The body is not valid JSON: {}", strip_position(&inner.to_string())),
+                format!(
+                    "The body is not valid JSON: {}",
+                    strip_position(&inner.to_string())
+                ),
             ),
         }
     })
@@ -64,13 +71,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
 /// serde reports missing and unknown fields at the parent's path with the name in backticks.
 fn field_and_code(path: &str, message: &str) -> (String, &'static str) {
     let named = || message.split('`').nth(1).unwrap_or_default().to_owned();
-    let join = |name: String| if path == "." || path.is_empty() { name } else { format!("{path}.{name}") };
+    let join = |name: String| {
+        if path == "." || path.is_empty() {
+            name
+        } else {
+            format!("{path}.{name}")
+        }
+    };
     if message.starts_with("missing field") {
         (join(named()), "required")
     } else if message.starts_with("unknown field") {
         (join(named()), "unknown_field")
     } else {
-        let field = if path == "." { String::new() } else { path.to_owned() };
+        let field = if path == "." {
+            String::new()
+        } else {
+            path.to_owned()
+        };
         (field, "invalid_type")
     }
 }
@@ -83,15 +100,28 @@ fn strip_position(message: &str) -> String {
 }
 
 fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 pub fn payload_too_large() -> Problem {
-    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The body is larger than 64 KiB.")
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "The body is larger than 64 KiB.",
+    )
 }
 
 /// `axum::extract::Path`: a segment that does not parse (a malformed UUID) names no resource, so 404.
@@ -127,16 +157,23 @@ where
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded_deserializer(query);
-        de.map(Query).map_err(|e| Problem::invalid_query(format!("Invalid query: {e}")))
+        de.map(Query)
+            .map_err(|e| Problem::invalid_query(format!("Invalid query: {e}")))
     }
 }
 
 fn serde_urlencoded_deserializer<T: DeserializeOwned>(query: &str) -> Result<T, String> {
     axum::extract::Query::<T>::try_from_uri(
-        &format!("/?{query}").parse().map_err(|_| "malformed query string".to_owned())?,
+        &format!("/?{query}")
+            .parse()
+            .map_err(|_| "malformed query string".to_owned())?,
     )
     .map(|axum::extract::Query(v)| v)
-    .map_err(|e| e.body_text().trim_start_matches("Failed to deserialize query string: ").to_owned())
+    .map_err(|e| {
+        e.body_text()
+            .trim_start_matches("Failed to deserialize query string: ")
+            .to_owned()
+    })
 }
 
 #[cfg(test)]

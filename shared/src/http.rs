@@ -45,7 +45,10 @@ pub fn parse_origins(list: &str) -> anyhow::Result<Vec<String>> {
         .filter(|s| !s.is_empty())
         .collect();
     for origin in &origins {
-        anyhow::ensure!(origin != "*", "CORS origins must be listed exactly; `*` is not allowed");
+        anyhow::ensure!(
+            origin != "*",
+            "CORS origins must be listed exactly; `*` is not allowed"
+        );
         anyhow::ensure!(
             origin.starts_with("http://") || origin.starts_with("https://"),
             "CORS origin {origin:?} must start with http:// or https://"
@@ -57,16 +60,30 @@ pub fn parse_origins(list: &str) -> anyhow::Result<Vec<String>> {
 
 /// Adds fallbacks, body limit, timeout, panic catching, CORS, request ids and tracing.
 pub fn finish(router: Router, settings: &HttpSettings) -> Router {
-    let origins: Vec<HeaderValue> =
-        settings.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let origins: Vec<HeaderValue> = settings
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
     let mut allow_headers = vec![header::AUTHORIZATION, header::CONTENT_TYPE];
     allow_headers.extend(settings.allow_headers.iter().cloned());
-    let mut expose_headers = vec![header::LOCATION, header::RETRY_AFTER, header::WWW_AUTHENTICATE, REQUEST_ID];
+    let mut expose_headers = vec![
+        header::LOCATION,
+        header::RETRY_AFTER,
+        header::WWW_AUTHENTICATE,
+        REQUEST_ID,
+    ];
     expose_headers.extend(settings.expose_headers.iter().cloned());
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers(allow_headers)
         .expose_headers(expose_headers)
         .max_age(Duration::from_secs(600));
@@ -110,9 +127,13 @@ pub fn finish(router: Router, settings: &HttpSettings) -> Router {
 
 fn timeout_error(err: BoxError) -> Response {
     if err.is::<tower::timeout::error::Elapsed>() {
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "The request took too long; try again.")
-            .with_retry_after(1)
-            .into_response()
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "The request took too long; try again.",
+        )
+        .with_retry_after(1)
+        .into_response()
     } else {
         tracing::error!(error = %err, "middleware error");
         Problem::internal().into_response()

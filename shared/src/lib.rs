@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod extract;
+pub mod healthcheck;
 pub mod http;
 pub mod problem;
 pub mod shutdown;

@@ -18,7 +18,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        Self { field: field.into(), code: code.to_owned(), message: message.into() }
+        Self {
+            field: field.into(),
+            code: code.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -106,8 +110,12 @@ impl Problem {
     }
 
     pub fn rate_limited(retry_after: u64) -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; slow down.")
-            .with_retry_after(retry_after.max(1))
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests; slow down.",
+        )
+        .with_retry_after(retry_after.max(1))
     }
 
     pub fn not_ready(detail: impl Into<String>) -> Self {
@@ -116,15 +124,23 @@ impl Problem {
 
     /// A 401 for a missing bearer token: RFC 6750 §3 says to send the bare challenge.
     pub fn missing_token() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", "Authentication required.")
-            .with_www_authenticate("Bearer")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "Authentication required.",
+        )
+        .with_www_authenticate("Bearer")
     }
 
     /// A 401 for a token that was sent and refused. The detail never says why: telling an
     /// attacker which check failed helps them forge the next one.
     pub fn invalid_token() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", "The token is invalid or has expired.")
-            .with_www_authenticate("Bearer error=\"invalid_token\"")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "The token is invalid or has expired.",
+        )
+        .with_www_authenticate("Bearer error=\"invalid_token\"")
     }
 
     /// The generic 500: the cause is logged, never sent.
@@ -142,12 +158,18 @@ impl IntoResponse for Problem {
         let body = serde_json::to_vec(&self).unwrap_or_else(|_| b"{}".to_vec());
         let mut res = (self.status, body).into_response();
         let headers = res.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if let Some(challenge) = self.www_authenticate {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         res
     }

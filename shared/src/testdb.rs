@@ -27,7 +27,10 @@ fn with_database(url: &str, db: &str) -> String {
         None => (url, None),
     };
     let prefix_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[prefix_end..].find('/').map(|i| prefix_end + i).unwrap_or(base.len());
+    let host_end = base[prefix_end..]
+        .find('/')
+        .map(|i| prefix_end + i)
+        .unwrap_or(base.len());
     let mut out = format!("{}/{}", &base[..host_end], db);
     if let Some(q) = query {
         out.push('?');
@@ -48,7 +51,11 @@ impl TestDb {
             .await
             .expect("create test database");
         let _ = conn.close().await;
-        Self { url: with_database(&admin_url, &name), name, admin_url }
+        Self {
+            url: with_database(&admin_url, &name),
+            name,
+            admin_url,
+        }
     }
 }
 
@@ -58,7 +65,10 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs inside the test's runtime; do the async clean-up on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {
@@ -80,7 +90,13 @@ mod tests {
 
     #[test]
     fn replaces_the_database_keeping_the_query() {
-        assert_eq!(with_database("postgres://u@h:5432/postgres?sslmode=require", "x"), "postgres://u@h:5432/x?sslmode=require");
-        assert_eq!(with_database("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres?sslmode=require", "x"),
+            "postgres://u@h:5432/x?sslmode=require"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5432", "x"),
+            "postgres://u@h:5432/x"
+        );
     }
 }

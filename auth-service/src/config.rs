@@ -1,0 +1,153 @@
+//! Configuration: parsed once at start-up from environment variables (each with a `--flag` twin).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "auth-service",
+    version,
+    about = "Signs users up and in; issues RS256 access tokens and publishes its JWKS."
+)]
+pub struct Config {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// PostgreSQL URL (the service uses schema `auth`). `sslmode=require` for Neon.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8081")]
+    pub bind: SocketAddr,
+
+    /// Issuer URL: the `iss` claim and the base of the discovery document's URLs.
+    #[arg(long, env = "ISSUER", default_value = "http://localhost:8081")]
+    pub issuer: String,
+
+    /// Audience (`aud`) written into access tokens: the task-service's identifier.
+    #[arg(long, env = "AUDIENCE", default_value = "task-service")]
+    pub audience: String,
+
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 900, value_parser = clap::value_parser!(u64).range(30..=86_400))]
+    pub access_token_ttl: u64,
+
+    /// Absolute lifetime of a refresh session (a sign-in) in seconds; rotation never extends it.
+    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value_t = 2_592_000, value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
+    pub refresh_token_ttl: u64,
+
+    /// Seconds after a rotation during which the retired refresh token is still honoured
+    /// (two tabs refreshing at once). Reuse after it revokes the whole session.
+    #[arg(long, env = "REFRESH_REUSE_GRACE", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=120))]
+    pub refresh_reuse_grace: u64,
+
+    /// Comma-separated browser origins allowed to call with credentials (never `*`).
+    #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000")]
+    pub cors_origins: String,
+
+    /// Mark the refresh cookie `Secure` (turn on everywhere but plain-http localhost).
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+
+    /// SameSite attribute of the refresh cookie. `none` requires COOKIE_SECURE=true.
+    #[arg(long, env = "COOKIE_SAMESITE", value_enum, default_value_t = SameSite::Strict)]
+    pub cookie_samesite: SameSite,
+
+    /// Key-encryption keys for signing keys at rest: comma-separated base64 32-byte keys. The
+    /// first encrypts; all decrypt (list the old one second while rotating). Unset: development
+    /// mode, keys stored unencrypted (logged as a warning).
+    #[arg(long, env = "KEY_ENCRYPTION_KEYS", hide_env_values = true)]
+    pub key_encryption_keys: Option<SecretString>,
+
+    /// RSA modulus size for new signing keys.
+    #[arg(long, env = "RSA_KEY_BITS", default_value_t = 3072, value_parser = parse_rsa_bits)]
+    pub rsa_key_bits: u32,
+
+    /// Days a signing key signs before a successor takes over (0: never rotate automatically).
+    #[arg(long, env = "KEY_ROTATION_DAYS", default_value_t = 90)]
+    pub key_rotation_days: u32,
+
+    /// JWKS `Cache-Control: max-age` in seconds; a new key is published this long before it signs.
+    #[arg(long, env = "JWKS_MAX_AGE", default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub jwks_max_age: u64,
+
+    /// Argon2id memory cost in KiB (OWASP: 19456 with t=2, p=1 at minimum).
+    #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19_456, value_parser = clap::value_parser!(u32).range(19_456..=1_048_576))]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id iterations.
+    #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..=20))]
+    pub argon2_iterations: u32,
+
+    /// Argon2id lanes.
+    #[arg(long, env = "ARGON2_PARALLELISM", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub argon2_parallelism: u32,
+
+    /// Password hashes computed at once (0: twice the CPU count). Bounds memory under a burst.
+    #[arg(long, env = "MAX_CONCURRENT_HASHES", default_value_t = 0)]
+    pub max_concurrent_hashes: usize,
+
+    /// Sign-up and sign-in attempts allowed per client IP per minute.
+    #[arg(long, env = "RATE_LIMIT_PER_IP", default_value_t = 60)]
+    pub rate_limit_per_ip: u32,
+
+    /// Sign-in attempts allowed per email address per minute (slows credential stuffing).
+    #[arg(long, env = "RATE_LIMIT_PER_EMAIL", default_value_t = 10)]
+    pub rate_limit_per_email: u32,
+
+    /// Take the client IP from the last `X-Forwarded-For` hop (only behind a trusted proxy).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+
+    /// Maximum pooled database connections.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+
+    /// Milliseconds to wait for a database connection before answering 503.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Milliseconds a request may take before it is answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 15_000)]
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Probe this service's /readyz on the configured address; exit 0 when ready (for containers
+    /// without a shell or curl).
+    Healthcheck,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+fn parse_rsa_bits(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(b @ (2048 | 3072 | 4096)) => Ok(b),
+        _ => Err("must be 2048, 3072 or 4096 (3072 recommended)".to_owned()),
+    }
+}
+
+impl Config {
+    /// Defaults for tests and embedding: every field as if only `database_url` were set.
+    pub fn for_database(url: &str) -> Self {
+        let mut c = Config::parse_from(["auth-service"]);
+        c.database_url = Some(SecretString::from(url.to_owned()));
+        c
+    }
+
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl)
+    }
+}

@@ -1,0 +1,87 @@
+//! `auth.users`.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+/// The unique index that makes emails case-insensitively unique.
+pub const EMAIL_UNIQUE: &str = "users_email_lower_key";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, FromRow)]
+pub struct Credentials {
+    pub id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub password_hash: String,
+}
+
+pub async fn insert(
+    ex: impl PgExecutor<'_>,
+    id: Uuid,
+    email: &str,
+    name: Option<&str>,
+    password_hash: &str,
+) -> sqlx::Result<UserRow> {
+    sqlx::query_as::<_, UserRow>(
+        "INSERT INTO auth.users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
+         RETURNING id, email, name, created_at",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .fetch_one(ex)
+    .await
+}
+
+pub async fn credentials_by_email(
+    ex: impl PgExecutor<'_>,
+    email: &str,
+) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query_as::<_, Credentials>(
+        "SELECT id, email, name, created_at, password_hash FROM auth.users WHERE lower(email) = lower($1)",
+    )
+    .bind(email)
+    .fetch_optional(ex)
+    .await
+}
+
+pub async fn update_hash(
+    ex: impl PgExecutor<'_>,
+    id: Uuid,
+    password_hash: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE auth.users SET password_hash = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(password_hash)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// The user behind a live session: `None` if either is gone, or the session was revoked or expired.
+pub async fn by_live_session(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as::<_, UserRow>(
+        "SELECT u.id, u.email, u.name, u.created_at
+           FROM auth.users u
+           JOIN auth.sessions s ON s.user_id = u.id
+          WHERE u.id = $1 AND s.id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()",
+    )
+    .bind(user_id)
+    .bind(session_id)
+    .fetch_optional(ex)
+    .await
+}

@@ -1,0 +1,81 @@
+//! The auth-service's one error type. Every variant has a stable `code` and becomes a
+//! problem+json response; unexpected failures are logged (inside the request's span, so with
+//! its request id) and answered with a generic 500.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use shared::{FieldError, Problem};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("email taken")]
+    EmailTaken,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("missing token")]
+    MissingToken,
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("forbidden")]
+    Forbidden(&'static str),
+    #[error("rate limited")]
+    RateLimited { retry_after: u64 },
+    #[error("not ready: {0}")]
+    NotReady(&'static str),
+    #[error(transparent)]
+    Problem(#[from] Problem),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            // The pool could not hand out a connection in time, or the server is unreachable:
+            // an outage, not a bug. Answer 503 so clients retry.
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::NotReady("The database is unavailable; try again shortly.")
+            }
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = match self {
+            ApiError::Validation(errors) => Problem::validation(errors),
+            ApiError::EmailTaken => Problem::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "An account with this email already exists.",
+            )
+            .with_errors(vec![FieldError::new(
+                "email",
+                "email_taken",
+                "This email is already registered.",
+            )]),
+            ApiError::InvalidCredentials => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The email or password is incorrect.",
+            ),
+            ApiError::MissingToken => Problem::missing_token(),
+            ApiError::InvalidToken => Problem::invalid_token(),
+            ApiError::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            ApiError::RateLimited { retry_after } => Problem::rate_limited(retry_after),
+            ApiError::NotReady(detail) => Problem::not_ready(detail),
+            ApiError::Problem(p) => p,
+            ApiError::Internal(err) => {
+                tracing::error!(error = ?err, "unexpected error");
+                Problem::internal()
+            }
+        };
+        problem.into_response()
+    }
+}

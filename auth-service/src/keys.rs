@@ -1,0 +1,346 @@
+//! Signing keys: generated when none exist, persisted (sealed under a KEK) in `auth.signing_keys`
+//! so every replica and every restart signs with the same key, rotated on a schedule, and
+//! published as a JWKS.
+//!
+//! Rotation follows the contract: a successor is published `JWKS_MAX_AGE` before it signs
+//! anything (so every verifier's cache has it by then), and a retired key stays published for
+//! the access-token lifetime after its last signature.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
+use axum::body::Bytes;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::kek::KekRing;
+
+/// When keys are created, activated and retired.
+#[derive(Debug, Clone)]
+pub struct KeyPolicy {
+    pub rsa_bits: u32,
+    /// How long a key signs before a successor takes over; `None`: never rotate.
+    pub rotation: Option<Duration>,
+    /// How long a new key is published before it signs (the JWKS max-age).
+    pub publish_ahead: Duration,
+    /// How long a retired key stays published (the access-token lifetime, plus leeway).
+    pub publish_after: Duration,
+}
+
+/// A public key as published in the JWKS (RFC 7517; public parts only).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Jwk {
+    pub kty: &'static str,
+    pub kid: String,
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+    pub alg: &'static str,
+    pub n: String,
+    pub e: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+pub struct SigningKey {
+    pub kid: String,
+    pub encoding: EncodingKey,
+}
+
+/// A consistent snapshot: the key that signs now, and every key a valid token may carry.
+pub struct KeySet {
+    pub signing: SigningKey,
+    pub jwks: Jwks,
+    /// The JWKS document, serialised once per change rather than per request.
+    pub jwks_body: Bytes,
+    pub decoding: HashMap<String, DecodingKey>,
+}
+
+pub struct Keys {
+    current: RwLock<Arc<KeySet>>,
+    keks: KekRing,
+    policy: KeyPolicy,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("keks", &self.keks)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keys {
+    /// Ensures a usable key exists (creating or rotating as due) and loads the key set.
+    pub async fn load(pool: &PgPool, keks: KekRing, policy: KeyPolicy) -> anyhow::Result<Self> {
+        if keks.is_empty() {
+            tracing::warn!(
+                "KEY_ENCRYPTION_KEYS is not set: signing keys are stored UNENCRYPTED in the database. \
+                 Fine for local development; set it in production."
+            );
+        }
+        let set = maintain(pool, &keks, &policy, Utc::now()).await?;
+        Ok(Self {
+            current: RwLock::new(Arc::new(set)),
+            keks,
+            policy,
+        })
+    }
+
+    pub fn current(&self) -> Arc<KeySet> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Rotates if due and picks up keys other replicas created; run periodically.
+    pub async fn refresh_at(&self, pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let set = maintain(pool, &self.keks, &self.policy, now).await?;
+        let set = Arc::new(set);
+        match self.current.write() {
+            Ok(mut guard) => *guard = set,
+            Err(poisoned) => *poisoned.into_inner() = set,
+        }
+        Ok(())
+    }
+}
+
+async fn maintain(
+    pool: &PgPool,
+    keks: &KekRing,
+    policy: &KeyPolicy,
+    now: DateTime<Utc>,
+) -> anyhow::Result<KeySet> {
+    let mut tx = pool.begin().await?;
+    db::keys::lock(&mut tx).await?;
+    let since = now - chrono::Duration::from_std(policy.publish_after)?;
+    let mut rows = db::keys::live(&mut tx, since).await?;
+
+    let is_signing =
+        |r: &db::keys::KeyRow| r.activates_at <= now && r.retires_at.is_none_or(|t| t > now);
+    let signing = rows
+        .iter()
+        .filter(|r| is_signing(r))
+        .max_by_key(|r| r.activates_at);
+    let pending = rows.iter().any(|r| r.activates_at > now);
+
+    match signing {
+        None if !pending => {
+            // Nothing can sign, so no verifier can hold a token from us: activate at once.
+            tracing::info!(bits = policy.rsa_bits, "generating the first signing key");
+            let kid = create(&mut tx, keks, policy.rsa_bits, now).await?;
+            tracing::info!(%kid, "signing key created");
+        }
+        Some(active) if !pending => {
+            if let Some(rotation) = policy.rotation {
+                if active.activates_at + chrono::Duration::from_std(rotation)? <= now {
+                    let handover = now + chrono::Duration::from_std(policy.publish_ahead)?;
+                    let old = active.kid.clone();
+                    let kid = create(&mut tx, keks, policy.rsa_bits, handover).await?;
+                    db::keys::set_retires_at(&mut tx, &old, handover).await?;
+                    tracing::info!(%kid, retiring = %old, %handover, "signing key rotation scheduled");
+                }
+            }
+        }
+        _ => {}
+    }
+
+    rows = db::keys::live(&mut tx, since).await?;
+    // Re-seal anything not under the current KEK (first start with a KEK, or KEK rotation).
+    if let Some(current) = keks.current_id() {
+        for row in rows
+            .iter_mut()
+            .filter(|r| r.kek_id.as_deref() != Some(current))
+        {
+            let plain = open(keks, row)?;
+            if let Some(sealed) = keks.seal(&plain, row.kid.as_bytes())? {
+                db::keys::reseal(
+                    &mut tx,
+                    &row.kid,
+                    &sealed.ciphertext,
+                    &sealed.kek_id,
+                    &sealed.nonce,
+                )
+                .await?;
+                tracing::info!(kid = %row.kid, kek = %sealed.kek_id, "signing key re-sealed under the current KEK");
+                row.private_key = sealed.ciphertext;
+                row.kek_id = Some(sealed.kek_id);
+                row.nonce = Some(sealed.nonce);
+            }
+        }
+    }
+    tx.commit().await?;
+
+    let signing_row = rows
+        .iter()
+        .filter(|r| is_signing(r))
+        .max_by_key(|r| r.activates_at)
+        .context("no signing key is active")?;
+    let pkcs8 = open(keks, signing_row)?;
+    let signing = SigningKey {
+        kid: signing_row.kid.clone(),
+        encoding: EncodingKey::from_rsa_pem(pkcs8_pem(&pkcs8).as_bytes())
+            .context("stored signing key is not valid")?,
+    };
+    let mut decoding = HashMap::new();
+    let mut jwks = Jwks { keys: Vec::new() };
+    for r in &rows {
+        decoding.insert(r.kid.clone(), DecodingKey::from_rsa_components(&r.n, &r.e)?);
+        jwks.keys.push(Jwk {
+            kty: "RSA",
+            kid: r.kid.clone(),
+            use_: "sig",
+            alg: "RS256",
+            n: r.n.clone(),
+            e: r.e.clone(),
+        });
+    }
+    let jwks_body = Bytes::from(serde_json::to_vec(&jwks)?);
+    Ok(KeySet {
+        signing,
+        jwks,
+        jwks_body,
+        decoding,
+    })
+}
+
+fn open(keks: &KekRing, row: &db::keys::KeyRow) -> anyhow::Result<Vec<u8>> {
+    match (&row.kek_id, &row.nonce) {
+        (Some(kek_id), Some(nonce)) => {
+            keks.open(kek_id, nonce, &row.private_key, row.kid.as_bytes())
+        }
+        _ => Ok(row.private_key.clone()),
+    }
+}
+
+async fn create(
+    conn: &mut sqlx::PgConnection,
+    keks: &KekRing,
+    bits: u32,
+    activates_at: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let generated = tokio::task::spawn_blocking(move || generate(bits)).await??;
+    let sealed = keks.seal(&generated.pkcs8, generated.kid.as_bytes())?;
+    let (private_key, kek_id, nonce) = match &sealed {
+        Some(s) => (
+            s.ciphertext.as_slice(),
+            Some(s.kek_id.as_str()),
+            Some(s.nonce.as_slice()),
+        ),
+        None => (generated.pkcs8.as_slice(), None, None),
+    };
+    db::keys::insert(
+        conn,
+        db::keys::NewKey {
+            kid: &generated.kid,
+            n: &generated.n,
+            e: &generated.e,
+            private_key,
+            kek_id,
+            nonce,
+            activates_at,
+        },
+    )
+    .await?;
+    Ok(generated.kid)
+}
+
+/// A freshly generated RSA key: PKCS#8 private key, base64url public components and the
+/// RFC 7638 thumbprint as its `kid`.
+pub struct Generated {
+    pub kid: String,
+    pub n: String,
+    pub e: String,
+    pub pkcs8: Vec<u8>,
+}
+
+pub fn generate(bits: u32) -> anyhow::Result<Generated> {
+    let size = match bits {
+        2048 => KeySize::Rsa2048,
+        3072 => KeySize::Rsa3072,
+        4096 => KeySize::Rsa4096,
+        other => anyhow::bail!("unsupported RSA size {other}"),
+    };
+    let pair = KeyPair::generate(size).map_err(|_| anyhow::anyhow!("RSA key generation failed"))?;
+    let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair)
+        .map_err(|_| anyhow::anyhow!("RSA key serialisation failed"))?
+        .as_ref()
+        .to_vec();
+    let public = pair.public_key();
+    let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
+    let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+    Ok(Generated {
+        kid: thumbprint(&n, &e),
+        n,
+        e,
+        pkcs8,
+    })
+}
+
+/// RFC 7638 §3: SHA-256 over the required members in lexicographic order, no whitespace.
+pub fn thumbprint(n: &str, e: &str) -> String {
+    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    URL_SAFE_NO_PAD.encode(digest(&SHA256, canonical.as_bytes()))
+}
+
+fn pkcs8_pem(der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    pem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbprint_matches_rfc7638_example() {
+        // RFC 7638 §3.1.
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        assert_eq!(
+            thumbprint(n, "AQAB"),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    #[test]
+    fn generated_key_signs_and_verifies_with_its_published_parts() {
+        let g = generate(2048).expect("generate");
+        assert_eq!(g.e, "AQAB");
+        assert_eq!(g.kid, thumbprint(&g.n, &g.e));
+        let enc = EncodingKey::from_rsa_pem(pkcs8_pem(&g.pkcs8).as_bytes()).expect("pem");
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        let token = jsonwebtoken::encode(
+            &header,
+            &serde_json::json!({"sub": "x", "exp": 4_000_000_000u64}),
+            &enc,
+        )
+        .expect("sign");
+        let dec = DecodingKey::from_rsa_components(&g.n, &g.e).expect("dec");
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        v.required_spec_claims.clear();
+        v.validate_aud = false;
+        jsonwebtoken::decode::<serde_json::Value>(&token, &dec, &v).expect("verifies");
+    }
+}

@@ -1,0 +1,107 @@
+//! Application state: built once at start-up, cheap to clone (one `Arc`), shared by every handler.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::config::{Config, SameSite};
+use crate::kek::KekRing;
+use crate::keys::{KeyPolicy, Keys};
+use crate::password::{HashParams, Hasher};
+use crate::rate_limit::Limits;
+use crate::tokens::Issuer;
+
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub pool: PgPool,
+    pub keys: Keys,
+    pub hasher: Hasher,
+    pub limits: Limits,
+    pub settings: Settings,
+}
+
+impl std::fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuer")
+            .field("iss", &self.iss)
+            .field("aud", &self.aud)
+            .finish()
+    }
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub issuer: Issuer,
+    pub refresh_ttl: Duration,
+    pub refresh_grace_secs: u64,
+    pub cookie_secure: bool,
+    pub cookie_samesite: SameSite,
+    pub jwks_max_age: u64,
+    pub cors_origins: Vec<String>,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Loads (or creates) signing keys and prepares the hasher. The pool must already be migrated.
+    pub async fn build(config: &Config, pool: PgPool) -> anyhow::Result<Self> {
+        let keks = KekRing::parse(config.key_encryption_keys.as_ref())?;
+        let policy = KeyPolicy {
+            rsa_bits: config.rsa_key_bits,
+            rotation: (config.key_rotation_days > 0)
+                .then(|| Duration::from_secs(u64::from(config.key_rotation_days) * 86_400)),
+            publish_ahead: Duration::from_secs(config.jwks_max_age),
+            // A retired key must verify every token it signed, plus clock leeway.
+            publish_after: config.access_ttl() + Duration::from_secs(120),
+        };
+        let keys = Keys::load(&pool, keks, policy).await?;
+        let hasher = Hasher::new(
+            HashParams {
+                memory_kib: config.argon2_memory_kib,
+                iterations: config.argon2_iterations,
+                parallelism: config.argon2_parallelism,
+            },
+            config.max_concurrent_hashes,
+        )?;
+        if config.cookie_samesite == SameSite::None && !config.cookie_secure {
+            anyhow::bail!(
+                "COOKIE_SAMESITE=none requires COOKIE_SECURE=true (browsers drop such cookies otherwise)"
+            );
+        }
+        let settings = Settings {
+            issuer: Issuer {
+                iss: config.issuer.trim_end_matches('/').to_owned(),
+                aud: config.audience.clone(),
+                ttl: chrono::Duration::seconds(i64::try_from(config.access_token_ttl)?),
+            },
+            refresh_ttl: Duration::from_secs(config.refresh_token_ttl),
+            refresh_grace_secs: config.refresh_reuse_grace,
+            cookie_secure: config.cookie_secure,
+            cookie_samesite: config.cookie_samesite,
+            jwks_max_age: config.jwks_max_age,
+            cors_origins: shared::http::parse_origins(&config.cors_origins)?,
+        };
+        let limits = Limits::new(
+            config.rate_limit_per_ip,
+            config.rate_limit_per_email,
+            config.trust_forwarded_for,
+        );
+        Ok(Self(Arc::new(Inner {
+            pool,
+            keys,
+            hasher,
+            limits,
+            settings,
+        })))
+    }
+}
