@@ -82,6 +82,7 @@ export class SessionManager {
   private user: User | null = null;
   private state: AuthState = { status: "signed-out" };
   private inflight: Promise<string> | null = null;
+  private restoring: Promise<AuthState> | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Bumped whenever the session is replaced or dropped, so a late refresh result is ignored. */
   private generation = 0;
@@ -257,7 +258,15 @@ export class SessionManager {
    * On page load: trade the refresh cookie for an access token, then ask who we are.
    * Resolves to the state; throws NetworkError (or a 5xx ApiError) when that cannot be decided.
    */
-  async restore(): Promise<AuthState> {
+  restore(): Promise<AuthState> {
+    // Single-flight too: React's StrictMode (and a Retry button pressed twice) may ask at once.
+    this.restoring ??= this.doRestore().finally(() => {
+      this.restoring = null;
+    });
+    return this.restoring;
+  }
+
+  private async doRestore(): Promise<AuthState> {
     try {
       await this.refresh();
     } catch (err) {

@@ -1,0 +1,178 @@
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { ApiError, NetworkError } from "../api/errors";
+import type { SessionManager } from "../api/session";
+import { errorMessage, NETWORK_MESSAGE, splitFieldErrors } from "../messages";
+import { Field } from "./Field";
+import { Logo } from "./Logo";
+
+type Mode = "signin" | "signup";
+type Fields = "email" | "password" | "name";
+const FIELDS: readonly Fields[] = ["email", "password", "name"];
+
+interface FormError {
+  message: string;
+  retry: boolean;
+}
+
+export function AuthScreen({ session, expired }: { session: SessionManager; expired: boolean }) {
+  const [mode, setMode] = useState<Mode>("signin");
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [name, setName] = useState("");
+  const [showPassword, setShowPassword] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [fieldErrors, setFieldErrors] = useState<Partial<Record<Fields, string>>>({});
+  const [formError, setFormError] = useState<FormError | null>(null);
+  const refs = {
+    email: useRef<HTMLInputElement>(null),
+    password: useRef<HTMLInputElement>(null),
+    name: useRef<HTMLInputElement>(null),
+  };
+  const headingId = useId();
+  const signup = mode === "signup";
+
+  useEffect(() => {
+    document.title = signup ? "Create an account · Tasks" : "Sign in · Tasks";
+  }, [signup]);
+
+  function switchMode() {
+    setMode(signup ? "signin" : "signup");
+    setFieldErrors({});
+    setFormError(null);
+  }
+
+  function focusFirst(errors: Partial<Record<Fields, string>>) {
+    const first = FIELDS.find((f) => errors[f]);
+    if (first) refs[first].current?.focus();
+  }
+
+  async function submit(event?: FormEvent) {
+    event?.preventDefault();
+    if (busy) return;
+    const local: Partial<Record<Fields, string>> = {};
+    if (email.trim() === "") local.email = "Enter your email address.";
+    if (password === "") local.password = signup ? "Choose a password." : "Enter your password.";
+    setFormError(null);
+    setFieldErrors(local);
+    if (Object.keys(local).length) {
+      focusFirst(local);
+      return;
+    }
+    setBusy(true);
+    try {
+      if (signup) await session.signUp({ email: email.trim(), password, name });
+      else await session.signIn({ email: email.trim(), password });
+      // Success: App swaps this screen for the task list.
+    } catch (err) {
+      setBusy(false);
+      if (err instanceof NetworkError) {
+        setFormError({ message: NETWORK_MESSAGE, retry: true });
+        return;
+      }
+      const { byField, rest } = splitFieldErrors(err, FIELDS);
+      setFieldErrors(byField);
+      if (rest.length) setFormError({ message: rest.join(" "), retry: false });
+      else if (!Object.keys(byField).length) {
+        const retry = !(err instanceof ApiError) || err.status >= 500;
+        setFormError({ message: errorMessage(err, signup ? "Could not create your account" : "Could not sign in"), retry });
+      }
+      if (err instanceof ApiError && err.code === "invalid_credentials") refs.password.current?.select();
+      else focusFirst(byField);
+    }
+  }
+
+  return (
+    <main className="auth">
+      <div className="auth-brand">
+        <Logo />
+        <span>Tasks</span>
+      </div>
+      <section className="card auth-card" aria-labelledby={headingId}>
+        <h1 id={headingId}>{signup ? "Create your account" : "Sign in"}</h1>
+        <p className="muted">
+          {signup ? "Keep track of what needs doing." : "Welcome back. Your tasks are waiting."}
+        </p>
+        {expired && !formError && (
+          <p className="alert alert-info" role="status">
+            Your session has ended. Please sign in again.
+          </p>
+        )}
+        {formError && (
+          <div className="alert alert-error" role="alert">
+            <span>{formError.message}</span>
+            {formError.retry && (
+              <button type="button" className="btn btn-small" onClick={() => void submit()} disabled={busy}>
+                Try again
+              </button>
+            )}
+          </div>
+        )}
+        <form onSubmit={submit} noValidate>
+          {signup && (
+            <Field
+              label="Name"
+              hint="Optional"
+              error={fieldErrors.name}
+              inputRef={refs.name}
+              input={{
+                type: "text",
+                autoComplete: "name",
+                value: name,
+                onChange: (e) => setName(e.target.value),
+                maxLength: 200,
+              }}
+            />
+          )}
+          <Field
+            label="Email"
+            error={fieldErrors.email}
+            inputRef={refs.email}
+            input={{
+              type: "email",
+              autoComplete: "email",
+              inputMode: "email",
+              autoCapitalize: "none",
+              spellCheck: false,
+              autoFocus: true,
+              required: true,
+              value: email,
+              onChange: (e) => setEmail(e.target.value),
+            }}
+          />
+          <Field
+            label="Password"
+            hint={signup ? "At least 8 characters. Avoid common passwords." : undefined}
+            error={fieldErrors.password}
+            inputRef={refs.password}
+            input={{
+              type: showPassword ? "text" : "password",
+              autoComplete: signup ? "new-password" : "current-password",
+              required: true,
+              value: password,
+              onChange: (e) => setPassword(e.target.value),
+            }}
+            after={
+              <button
+                type="button"
+                className="btn btn-ghost btn-small reveal"
+                aria-pressed={showPassword}
+                onClick={() => setShowPassword((v) => !v)}
+              >
+                {showPassword ? "Hide password" : "Show password"}
+              </button>
+            }
+          />
+          <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+            {busy ? (signup ? "Creating account…" : "Signing in…") : signup ? "Create account" : "Sign in"}
+          </button>
+        </form>
+        <p className="auth-switch">
+          {signup ? "Already have an account?" : "New here?"}{" "}
+          <button type="button" className="link" onClick={switchMode}>
+            {signup ? "Sign in" : "Create an account"}
+          </button>
+        </p>
+      </section>
+    </main>
+  );
+}

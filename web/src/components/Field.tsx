@@ -1,0 +1,50 @@
+import { useId, type InputHTMLAttributes, type ReactNode, type Ref, type TextareaHTMLAttributes } from "react";
+
+/** A labelled input with an optional hint and an error that is announced (`role="alert"`) and
+ * tied to the input with `aria-describedby` / `aria-invalid`. */
+export function Field(props: {
+  label: string;
+  hint?: string | undefined;
+  error?: string | undefined;
+  input?: InputHTMLAttributes<HTMLInputElement>;
+  textarea?: TextareaHTMLAttributes<HTMLTextAreaElement>;
+  inputRef?: Ref<HTMLInputElement>;
+  textareaRef?: Ref<HTMLTextAreaElement>;
+  after?: ReactNode;
+  className?: string;
+}) {
+  const id = useId();
+  const hintId = `${id}-hint`;
+  const errorId = `${id}-error`;
+  const describedBy = [props.error ? errorId : null, props.hint ? hintId : null].filter(Boolean).join(" ") || undefined;
+  const common = {
+    id,
+    "aria-invalid": props.error ? true : undefined,
+    "aria-describedby": describedBy,
+  } as const;
+  return (
+    <div className={`field ${props.className ?? ""}`}>
+      <div className="field-label-row">
+        <label htmlFor={id}>{props.label}</label>
+        {props.hint && (
+          <span id={hintId} className="field-hint">
+            {props.hint}
+          </span>
+        )}
+      </div>
+      <div className="field-control">
+        {props.textarea ? (
+          <textarea {...props.textarea} {...common} ref={props.textareaRef} />
+        ) : (
+          <input {...props.input} {...common} ref={props.inputRef} />
+        )}
+        {props.after}
+      </div>
+      {props.error && (
+        <p id={errorId} className="field-error" role="alert">
+          {props.error}
+        </p>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,19 @@
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { App } from "./App";
+import { loadConfig } from "./api/config";
+import { SessionManager } from "./api/session";
+import { TasksClient } from "./api/tasks";
+import "./styles.css";
+
+const root = createRoot(document.getElementById("root")!);
+
+loadConfig().then((config) => {
+  const session = new SessionManager({ authUrl: config.authUrl });
+  const tasks = new TasksClient(config.tasksUrl, session);
+  root.render(
+    <StrictMode>
+      <App session={session} tasks={tasks} />
+    </StrictMode>,
+  );
+});
