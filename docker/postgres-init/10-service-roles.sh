@@ -3,8 +3,8 @@
 # *.sh and *.sql in /docker-entrypoint-initdb.d as the superuser).
 #
 # Least privilege: one login role per service, each owning exactly one schema and nothing else.
-# auth_svc cannot see `tasks`, task_svc cannot see `auth`, neither can create schemas, roles or
-# databases, nor write to `public`. Each service's migrations run as its own role, inside the schema
+# auth_svc cannot see `tasks`, task_svc cannot see `auth`, neither can create roles or databases,
+# nor write to `public`. Each service's migrations run as its own role, inside the schema
 # it owns.
 set -eu
 
@@ -20,6 +20,11 @@ CREATE ROLE task_svc LOGIN PASSWORD :'task_password'
 -- Only the two service roles (and the superuser) may connect to this database.
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"db" TO auth_svc, task_svc;
+-- The services run `CREATE SCHEMA IF NOT EXISTS <own schema>` before migrating, and PostgreSQL
+-- checks CREATE on the database even when the schema exists. It lets a role make new, empty schemas
+-- of its own, never reach into another's. Drop this grant once the services skip that statement
+-- for a schema that already exists.
+GRANT CREATE ON DATABASE :"db" TO auth_svc, task_svc;
 
 -- PostgreSQL 15+ already denies CREATE on `public` to PUBLIC; say so for older servers too.
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
