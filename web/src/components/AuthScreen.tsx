@@ -141,7 +141,7 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
           />
           <Field
             label="Password"
-            hint={signup ? "At least 8 characters. Avoid common passwords." : undefined}
+            help={signup ? "At least 8 characters. Avoid common passwords." : undefined}
             error={fieldErrors.password}
             inputRef={refs.password}
             input={{
@@ -154,11 +154,12 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
             after={
               <button
                 type="button"
-                className="btn btn-ghost btn-small reveal"
+                className="reveal"
+                aria-label="Show password"
                 aria-pressed={showPassword}
                 onClick={() => setShowPassword((v) => !v)}
               >
-                {showPassword ? "Hide password" : "Show password"}
+                {showPassword ? "Hide" : "Show"}
               </button>
             }
           />

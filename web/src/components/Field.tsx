@@ -5,6 +5,8 @@ import { useId, type InputHTMLAttributes, type ReactNode, type Ref, type Textare
 export function Field(props: {
   label: string;
   hint?: string | undefined;
+  /** Longer guidance, shown under the input. */
+  help?: string | undefined;
   error?: string | undefined;
   input?: InputHTMLAttributes<HTMLInputElement>;
   textarea?: TextareaHTMLAttributes<HTMLTextAreaElement>;
@@ -16,7 +18,10 @@ export function Field(props: {
   const id = useId();
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
-  const describedBy = [props.error ? errorId : null, props.hint ? hintId : null].filter(Boolean).join(" ") || undefined;
+  const helpId = `${id}-help`;
+  const describedBy =
+    [props.error ? errorId : null, props.hint ? hintId : null, props.help ? helpId : null].filter(Boolean).join(" ") ||
+    undefined;
   const common = {
     id,
     "aria-invalid": props.error ? true : undefined,
@@ -32,7 +37,7 @@ export function Field(props: {
           </span>
         )}
       </div>
-      <div className="field-control">
+      <div className={props.after ? "field-control has-after" : "field-control"}>
         {props.textarea ? (
           <textarea {...props.textarea} {...common} ref={props.textareaRef} />
         ) : (
@@ -40,6 +45,11 @@ export function Field(props: {
         )}
         {props.after}
       </div>
+      {props.help && (
+        <p id={helpId} className="field-help">
+          {props.help}
+        </p>
+      )}
       {props.error && (
         <p id={errorId} className="field-error" role="alert">
           {props.error}
