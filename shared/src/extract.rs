@@ -45,6 +45,9 @@ where
 }
 
 /// Parses a JSON body, classifying the failure the way the contract asks.
+// The problem document is the error type on purpose (it is the response); it is built once per
+// failed request, so its size does not matter.
+#[allow(clippy::result_large_err)]
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|err| {
@@ -71,9 +74,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
 /// serde reports missing and unknown fields at the parent's path with the name in backticks.
 fn field_and_code(path: &str, message: &str) -> (String, &'static str) {
     let named = || message.split('`').nth(1).unwrap_or_default().to_owned();
+    // serde_path_to_error already appends an unknown field's own name to the path.
     let join = |name: String| {
         if path == "." || path.is_empty() {
             name
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            path.to_owned()
         } else {
             format!("{path}.{name}")
         }

@@ -1,0 +1,150 @@
+//! Access-token checks (RFC 8725 JWT best practices, RFC 9068 access-token profile): the algorithm
+//! comes from our allow-list, never from the token; the key only from the fetched JWKS, by `kid`,
+//! never from the token's own `jwk`/`jku`/`x5u`/`x5c` headers; then `typ`, signature, `iss`, `aud`,
+//! `exp`/`nbf` with a small leeway, the required claims, and `sub` a UUID.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::jwks::Jwks;
+
+/// What a token must say to be accepted here.
+#[derive(Debug, Clone)]
+pub struct TokenRules {
+    /// Expected `iss`.
+    pub issuer: String,
+    /// Expected `aud` (a string, or one member of an array).
+    pub audience: String,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+}
+
+/// The claims of a verified access token.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    /// The user; a token whose `sub` is not a UUID is refused.
+    pub sub: Uuid,
+    pub exp: u64,
+    pub iat: u64,
+    pub nbf: Option<u64>,
+    pub jti: String,
+    pub email: Option<String>,
+    /// The session (refresh-token family) the token was issued from.
+    pub sid: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    /// No signing key has been fetched yet: the caller should answer 503, not 401.
+    #[error("signing keys are not available yet")]
+    NotReady,
+    /// The token is refused. The reason is for logs only.
+    #[error("token refused: {0}")]
+    Invalid(&'static str),
+}
+
+/// Verifies access tokens against a [`Jwks`]. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    jwks: Jwks,
+    validation: Arc<Validation>,
+    leeway: u64,
+}
+
+/// Tokens are a few hundred bytes; refusing huge ones early bounds the work an attacker can cause.
+const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+impl Verifier {
+    pub fn new(jwks: Jwks, rules: &TokenRules) -> Self {
+        // The allow-list is exactly RS256: never `none`, never an HMAC that could be keyed with
+        // our public key (RFC 8725 §2.1, §3.1).
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = rules.leeway.as_secs();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.set_issuer(&[rules.issuer.as_str()]);
+        validation.set_audience(&[rules.audience.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        Self {
+            jwks,
+            validation: Arc::new(validation),
+            leeway: rules.leeway.as_secs(),
+        }
+    }
+
+    pub fn jwks(&self) -> &Jwks {
+        &self.jwks
+    }
+
+    /// Whether tokens can be verified at all (signing keys known).
+    pub fn is_ready(&self) -> bool {
+        self.jwks.is_ready()
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(VerifyError::Invalid("token too long"));
+        }
+        // An unparsable header includes `alg: none` and any algorithm jsonwebtoken does not know.
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| VerifyError::Invalid("malformed header"))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(VerifyError::Invalid("algorithm not allowed"));
+        }
+        // RFC 9068 §4: `at+jwt` (or its full media type), so an ID token or other JWT signed by the
+        // same key cannot be replayed as an access token (RFC 8725 §3.11).
+        let typ_ok = header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok {
+            return Err(VerifyError::Invalid("wrong typ"));
+        }
+        // Headers that point at keys are an attacker's way to choose the key; our issuer never
+        // sends them. `crit` names extensions we would have to understand (RFC 7515 §4.1.11).
+        if header.jwk.is_some()
+            || header.jku.is_some()
+            || header.x5u.is_some()
+            || header.x5c.is_some()
+            || header.crit.is_some()
+        {
+            return Err(VerifyError::Invalid("key-bearing or critical header"));
+        }
+        let kid = header.kid.ok_or(VerifyError::Invalid("no kid"))?;
+        if !self.jwks.is_ready() {
+            return Err(VerifyError::NotReady);
+        }
+        let key = match self.jwks.key(&kid) {
+            Some(key) => key,
+            None => self
+                .jwks
+                .key_after_refetch(&kid)
+                .await
+                .ok_or(VerifyError::Invalid("unknown kid"))?,
+        };
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|e| {
+            VerifyError::Invalid(match e.kind() {
+                ErrorKind::InvalidSignature => "bad signature",
+                ErrorKind::ExpiredSignature => "expired",
+                ErrorKind::ImmatureSignature => "not yet valid",
+                ErrorKind::InvalidIssuer => "wrong issuer",
+                ErrorKind::InvalidAudience => "wrong audience",
+                ErrorKind::MissingRequiredClaim(_) => "missing claim",
+                ErrorKind::Json(_) => "claims missing or mistyped",
+                ErrorKind::InvalidAlgorithm => "algorithm not allowed",
+                _ => "undecodable",
+            })
+        })?;
+        let now = jsonwebtoken::get_current_timestamp();
+        if data.claims.iat > now.saturating_add(self.leeway) {
+            return Err(VerifyError::Invalid("issued in the future"));
+        }
+        Ok(data.claims)
+    }
+}

@@ -1,0 +1,145 @@
+//! Configuration: one typed struct parsed once at start-up from environment variables, each with a
+//! `--flag` twin. With only `DATABASE_URL` set the service listens on 127.0.0.1:8082 and trusts the
+//! auth-service at http://localhost:8081, which is what local development needs.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+
+/// Everything the server needs, parsed once. Tests start from [`Config::for_database`] and
+/// override fields.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "task-service",
+    version,
+    about = "Per-user tasks behind access tokens verified against the auth-service's JWKS."
+)]
+pub struct Config {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Postgres URL (`sslmode=require` works, as Neon needs). The service uses only schema `tasks`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// Address to listen on.
+    #[arg(
+        long = "bind",
+        env = "TASK_SERVICE_BIND",
+        default_value = "127.0.0.1:8082"
+    )]
+    pub bind: SocketAddr,
+
+    /// The auth-service's issuer URL: tokens must carry it as `iss`, and (unless JWKS_URL is set)
+    /// its `/.well-known/openid-configuration` names the JWKS.
+    #[arg(long, env = "AUTH_ISSUER", default_value = "http://localhost:8081")]
+    pub auth_issuer: String,
+
+    /// Fetch signing keys from this URL instead of discovering `jwks_uri` from the issuer (for when
+    /// the issuer URL is not reachable from this network, e.g. inside docker compose).
+    #[arg(long, env = "JWKS_URL")]
+    pub jwks_url: Option<String>,
+
+    /// The audience tokens must be issued for (`aud`).
+    #[arg(long, env = "AUDIENCE", default_value = "task-service")]
+    pub audience: String,
+
+    /// Comma-separated browser origins allowed to call the API (CORS); never `*`.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000")]
+    pub cors_origins: String,
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+    #[arg(long, env = "TOKEN_LEEWAY_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub token_leeway_secs: u64,
+
+    /// Lower bound on how often signing keys are refetched, whatever `Cache-Control` says (seconds).
+    #[arg(long, env = "JWKS_MIN_REFRESH_SECS", default_value_t = 60)]
+    pub jwks_min_refresh_secs: u64,
+
+    /// Upper bound on how long fetched signing keys are used before refetching (seconds).
+    #[arg(long, env = "JWKS_MAX_REFRESH_SECS", default_value_t = 3600)]
+    pub jwks_max_refresh_secs: u64,
+
+    /// A token with an unknown `kid` triggers at most one refetch per this many seconds.
+    #[arg(long, env = "JWKS_UNKNOWN_KID_COOLDOWN_SECS", default_value_t = 30)]
+    pub jwks_unknown_kid_cooldown_secs: u64,
+
+    /// Maximum pooled database connections.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+
+    /// Milliseconds to wait for a database connection before answering 503.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Milliseconds a request may take before it is answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 15_000)]
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve (the default).
+    Serve,
+    /// GET this service's /readyz on the configured address; exit 0 when ready, 1 otherwise (for
+    /// containers without a shell or curl).
+    Healthcheck,
+}
+
+impl Config {
+    /// Defaults for tests and embedding: every field as if only `DATABASE_URL` were set.
+    pub fn for_database(url: &str) -> Self {
+        let mut config = Config::parse_from(["task-service"]);
+        config.database_url = Some(SecretString::from(url.to_owned()));
+        config
+    }
+
+    pub fn db_settings(&self) -> anyhow::Result<shared::db::DbSettings> {
+        let url = self.database_url.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/todo)"
+            )
+        })?;
+        Ok(shared::db::DbSettings {
+            url,
+            max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
+        })
+    }
+
+    pub fn http_settings(&self) -> anyhow::Result<shared::http::HttpSettings> {
+        Ok(shared::http::HttpSettings {
+            cors_origins: shared::http::parse_origins(&self.cors_origins)?,
+            allow_headers: Vec::new(),
+            expose_headers: Vec::new(),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+        })
+    }
+
+    pub fn jwks_settings(&self) -> crate::auth::JwksSettings {
+        let source = match &self.jwks_url {
+            Some(url) => crate::auth::KeySource::JwksUrl(url.clone()),
+            None => crate::auth::KeySource::Discovery {
+                issuer: self.auth_issuer.clone(),
+            },
+        };
+        crate::auth::JwksSettings {
+            min_refresh: Duration::from_secs(self.jwks_min_refresh_secs),
+            max_refresh: Duration::from_secs(
+                self.jwks_max_refresh_secs.max(self.jwks_min_refresh_secs),
+            ),
+            unknown_kid_cooldown: Duration::from_secs(self.jwks_unknown_kid_cooldown_secs),
+            ..crate::auth::JwksSettings::new(source)
+        }
+    }
+
+    pub fn token_rules(&self) -> crate::auth::TokenRules {
+        crate::auth::TokenRules {
+            issuer: self.auth_issuer.clone(),
+            audience: self.audience.clone(),
+            leeway: Duration::from_secs(self.token_leeway_secs),
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! Queries on `tasks.tasks`. Every statement filters by `user_id` in its `WHERE` clause, so another
+//! user's task is simply not found — there is no fetch-then-check to get wrong.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A task as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Task {
+    pub id: Uuid,
+    /// Trimmed, 1 to 200 characters.
+    pub title: String,
+    /// At most 1000 characters.
+    pub description: Option<String>,
+    pub completed: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the task was last marked complete; null while pending.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, title, description, completed, created_at, updated_at, completed_at";
+
+/// A validated partial update. `description: Some(None)` clears it; `None` leaves it alone.
+#[derive(Debug, Default, Clone)]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub completed: Option<bool>,
+}
+
+impl TaskPatch {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.description.is_none() && self.completed.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusFilter {
+    #[default]
+    All,
+    Pending,
+    Completed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    CreatedAt,
+    UpdatedAt,
+    Title,
+}
+
+impl SortKey {
+    /// The SQL expression sorted on; matches an index `(user_id, <expr>, id)` in the migrations.
+    fn expr(self) -> &'static str {
+        match self {
+            Self::CreatedAt => "created_at",
+            Self::UpdatedAt => "updated_at",
+            // Case-insensitive, so "apple" and "Banana" sort as people expect.
+            Self::Title => "lower(title)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Self {
+            key: SortKey::CreatedAt,
+            descending: true,
+        }
+    }
+}
+
+/// The sort key of the last row of the previous page (keyset pagination).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    Time(DateTime<Utc>, Uuid),
+    /// The raw title; the query lowers it the same way the index does.
+    Title(String, Uuid),
+}
+
+impl After {
+    /// The position just past `task` in `sort` order.
+    pub fn from_task(task: &Task, sort: Sort) -> Self {
+        match sort.key {
+            SortKey::CreatedAt => Self::Time(task.created_at, task.id),
+            SortKey::UpdatedAt => Self::Time(task.updated_at, task.id),
+            SortKey::Title => Self::Title(task.title.clone(), task.id),
+        }
+    }
+}
+
+/// A list request, already validated.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: StatusFilter,
+    /// Case-insensitive substring of the title or description.
+    pub search: Option<String>,
+    pub sort: Sort,
+    pub after: Option<After>,
+    /// `None`: every matching task (the compatibility list).
+    pub limit: Option<i64>,
+}
+
+pub async fn insert(
+    pool: &PgPool,
+    user_id: Uuid,
+    title: &str,
+    description: Option<&str>,
+) -> sqlx::Result<Task> {
+    // UUIDv7: time-ordered, so new rows append to the primary-key index instead of scattering.
+    sqlx::query_as(&format!(
+        "INSERT INTO tasks.tasks (id, user_id, title, description) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(user_id)
+    .bind(title)
+    .bind(description)
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn get(pool: &PgPool, user_id: Uuid, id: Uuid) -> sqlx::Result<Option<Task>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM tasks.tasks WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn list(pool: &PgPool, user_id: Uuid, filter: &ListFilter) -> sqlx::Result<Vec<Task>> {
+    list_query(user_id, filter)
+        .build_query_as()
+        .fetch_all(pool)
+        .await
+}
+
+/// The list statement, built from fixed fragments and bound values only (exposed for the EXPLAIN test).
+pub fn list_query(user_id: Uuid, filter: &ListFilter) -> QueryBuilder<'static, Postgres> {
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {COLUMNS} FROM tasks.tasks WHERE user_id = "
+    ));
+    qb.push_bind(user_id);
+    match filter.status {
+        StatusFilter::All => {}
+        StatusFilter::Pending => {
+            qb.push(" AND NOT completed");
+        }
+        StatusFilter::Completed => {
+            qb.push(" AND completed");
+        }
+    }
+    if let Some(search) = &filter.search {
+        let pattern = format!("%{}%", escape_like(search));
+        qb.push(" AND (title ILIKE ");
+        qb.push_bind(pattern.clone());
+        qb.push(r" ESCAPE '\' OR description ILIKE ");
+        qb.push_bind(pattern);
+        qb.push(r" ESCAPE '\')");
+    }
+    let key = filter.sort.key.expr();
+    let (cmp, dir) = if filter.sort.descending {
+        ("<", " DESC")
+    } else {
+        (">", " ASC")
+    };
+    if let Some(after) = &filter.after {
+        qb.push(format!(" AND ({key}, id) {cmp} ("));
+        match after {
+            After::Time(at, id) => {
+                qb.push_bind(*at);
+                qb.push(", ");
+                qb.push_bind(*id);
+            }
+            After::Title(title, id) => {
+                qb.push("lower(");
+                qb.push_bind(title.clone());
+                qb.push("), ");
+                qb.push_bind(*id);
+            }
+        }
+        qb.push(")");
+    }
+    qb.push(format!(" ORDER BY {key}{dir}, id{dir}"));
+    if let Some(limit) = filter.limit {
+        qb.push(" LIMIT ");
+        qb.push_bind(limit);
+    }
+    qb
+}
+
+/// `%`, `_` and `\` in the search text match themselves.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Replaces title, description and completion (PUT). Completing an already-completed task keeps
+/// its `completed_at`.
+pub async fn replace(
+    pool: &PgPool,
+    user_id: Uuid,
+    id: Uuid,
+    title: &str,
+    description: Option<&str>,
+    completed: bool,
+) -> sqlx::Result<Option<Task>> {
+    sqlx::query_as(&format!(
+        "UPDATE tasks.tasks SET title = $3, description = $4, completed = $5, \
+         completed_at = CASE WHEN $5 THEN COALESCE(completed_at, now()) ELSE NULL END, updated_at = now() \
+         WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .bind(title)
+    .bind(description)
+    .bind(completed)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Applies the fields present in `patch` (PATCH). An empty patch changes nothing, not even
+/// `updated_at`.
+pub async fn patch(
+    pool: &PgPool,
+    user_id: Uuid,
+    id: Uuid,
+    patch: &TaskPatch,
+) -> sqlx::Result<Option<Task>> {
+    if patch.is_empty() {
+        return get(pool, user_id, id).await;
+    }
+    sqlx::query_as(&format!(
+        "UPDATE tasks.tasks SET title = COALESCE($3, title), \
+         description = CASE WHEN $4 THEN $5 ELSE description END, \
+         completed = COALESCE($6, completed), \
+         completed_at = CASE WHEN $6 IS NULL THEN completed_at WHEN $6 THEN COALESCE(completed_at, now()) ELSE NULL END, \
+         updated_at = now() \
+         WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .bind(patch.title.as_deref())
+    .bind(patch.description.is_some())
+    .bind(patch.description.clone().flatten())
+    .bind(patch.completed)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Flips completion (the compatibility `.../complete` route).
+pub async fn toggle(pool: &PgPool, user_id: Uuid, id: Uuid) -> sqlx::Result<Option<Task>> {
+    sqlx::query_as(&format!(
+        "UPDATE tasks.tasks SET completed = NOT completed, \
+         completed_at = CASE WHEN completed THEN NULL ELSE now() END, updated_at = now() \
+         WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Whether a task was deleted.
+pub async fn delete(pool: &PgPool, user_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM tasks.tasks WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_metacharacters_are_escaped() {
+        assert_eq!(escape_like(r"50%_off\"), r"50\%\_off\\");
+    }
+
+    #[test]
+    fn list_query_uses_only_fixed_fragments() {
+        let filter = ListFilter {
+            status: StatusFilter::Pending,
+            search: Some("x'; DROP TABLE tasks.tasks; --".to_owned()),
+            sort: Sort {
+                key: SortKey::Title,
+                descending: false,
+            },
+            after: Some(After::Title("b".to_owned(), Uuid::nil())),
+            limit: Some(51),
+        };
+        let sql = list_query(Uuid::nil(), &filter).into_sql();
+        assert!(!sql.contains("DROP"));
+        assert!(
+            sql.contains("(lower(title), id) > (lower($4), $5)"),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("ORDER BY lower(title) ASC, id ASC LIMIT $6"),
+            "{sql}"
+        );
+    }
+}

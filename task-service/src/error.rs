@@ -1,0 +1,102 @@
+//! One error type for the handlers, turned into the contract's problem documents. Database failures
+//! are classified here: an unreachable database is 503 `not_ready` (clients retry), a violated
+//! check constraint is a field error, anything else a logged, generic 500.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use shared::{FieldError, Problem};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No such task — or another user's, which must look the same.
+    #[error("not found")]
+    NotFound,
+    /// Authenticated, but the path names another user (compatibility routes).
+    #[error("forbidden")]
+    Forbidden,
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// The database cannot be reached (pool timeout, connection refused or dropped).
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_unavailable(&error) {
+            return Self::Unavailable(error);
+        }
+        if let Some(db) = error.as_database_error()
+            && let Some(field_error) = db.constraint().and_then(constraint_field_error)
+        {
+            return Self::Validation(vec![field_error]);
+        }
+        Self::Internal(anyhow::Error::new(error).context("database query failed"))
+    }
+}
+
+/// Errors that mean "the database is not there right now", as opposed to a bad query.
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now),
+            // 53300 (too many connections).
+            db.code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300")
+        }
+        _ => false,
+    }
+}
+
+/// The check constraints of `migrations/tasks`, named so their violations read like the API's own
+/// validation (they fire only if the handler's checks and the database's ever disagree).
+fn constraint_field_error(constraint: &str) -> Option<FieldError> {
+    Some(match constraint {
+        "tasks_title_length" => {
+            FieldError::new("title", "length", "Title must be 1 to 200 characters.")
+        }
+        "tasks_title_not_blank" => FieldError::new("title", "blank", "Title must not be blank."),
+        "tasks_description_length" => FieldError::new(
+            "description",
+            "too_long",
+            "Description must be at most 1000 characters.",
+        ),
+        _ => return None,
+    })
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = match self {
+            Self::NotFound => Problem::not_found(),
+            Self::Forbidden => Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "The path names another user.",
+            ),
+            Self::Validation(errors) => Problem::validation(errors),
+            Self::InvalidQuery(detail) => Problem::invalid_query(detail),
+            Self::Unavailable(error) => {
+                tracing::warn!(%error, "database unavailable");
+                Problem::not_ready("The database is unavailable; try again shortly.")
+            }
+            Self::Internal(error) => {
+                // The span carries the request id; the client sees only the generic problem.
+                tracing::error!(error = format!("{error:#}"), "unexpected error");
+                Problem::internal()
+            }
+        };
+        problem.into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,56 @@
+//! Liveness and readiness. Ready means able to serve: the database answers and signing keys are
+//! known. Orchestrators stop routing to an instance that is not ready; they restart one that is not
+//! alive.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use shared::Problem;
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// The service can serve requests: database reachable and signing keys known.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, body = Health),
+        (status = 503, description = "Database unreachable or signing keys not yet fetched (`not_ready`).",
+         body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, Problem> {
+    let database = shared::db::ping(&state.pool).await;
+    let keys = state.verifier.is_ready();
+    match (database, keys) {
+        (true, true) => Ok(Json(Health { status: "ok" })),
+        (false, true) => Err(Problem::not_ready("The database is unreachable.")),
+        (true, false) => Err(Problem::not_ready(
+            "Signing keys have not been fetched yet.",
+        )),
+        (false, false) => Err(Problem::not_ready(
+            "The database is unreachable and signing keys are not known yet.",
+        )),
+    }
+}
