@@ -195,6 +195,7 @@ const tasksRequest = (method) => (r) =>
 // ---- the scenario -------------------------------------------------------------------------
 async function main() {
   mkdirSync(resultsDir, { recursive: true });
+  rmSync(join(resultsDir, "failure.png"), { force: true });
   const server = await serveDist();
   const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const alice = { name: "Alice Example", email: `alice-${stamp}@example.com`, password: "violet-otter-harbour-42" };
@@ -413,6 +414,36 @@ async function main() {
       await page2.keyboard.press("Tab"); // Cancel → Delete
       await page2.keyboard.press("Enter");
       await page2.getByText("No tasks yet").waitFor();
+    });
+
+    await step("a long list loads more with the service's cursor", async () => {
+      // Seed 23 tasks straight through the APIs (a non-browser client: refresh token in the body).
+      const res = await fetch(`${authUrl}/api/auth/signin`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ email: bob.email, password: bob.password }),
+      });
+      expect(res.status === 200, `API sign-in answered ${res.status}`);
+      const { access_token: token } = await res.json();
+      for (let i = 1; i <= 23; i++) {
+        const created = await fetch(`${tasksUrl}/api/tasks`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+          body: JSON.stringify({ title: `Seeded task ${String(i).padStart(2, "0")}` }),
+        });
+        expect(created.status === 201, `seeding answered ${created.status}`);
+      }
+      await page2.reload();
+      await onTaskScreen(page2);
+      await waitFor(async () => (await visibleTitles(page2)).length === 20, "the first page is not 20 tasks");
+      const titles = await visibleTitles(page2);
+      expect(titles[0] === "Seeded task 23", `newest first expected, got ${titles[0]}`);
+      await page2.getByRole("button", { name: "Load more" }).scrollIntoViewIfNeeded();
+      await page2.screenshot({ path: join(resultsDir, "phone-load-more.png") });
+      await page2.getByRole("button", { name: "Load more" }).click();
+      await waitFor(async () => (await visibleTitles(page2)).length === 23, "Load more did not bring the rest");
+      expect((await page2.getByRole("button", { name: "Load more" }).count()) === 0, "Load more is still offered");
+      expect(new Set(await visibleTitles(page2)).size === 23, "duplicates after Load more");
     });
 
     await step("no script errors in any page", async () => {
