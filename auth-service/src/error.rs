@@ -25,12 +25,18 @@ pub enum ApiError {
     #[error("not ready: {0}")]
     NotReady(&'static str),
     #[error(transparent)]
-    Problem(#[from] Problem),
+    Problem(Box<Problem>),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        ApiError::Problem(Box::new(p))
+    }
+}
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
@@ -38,6 +44,15 @@ impl From<sqlx::Error> for ApiError {
             // The pool could not hand out a connection in time, or the server is unreachable:
             // an outage, not a bug. Answer 503 so clients retry.
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::NotReady("The database is unavailable; try again shortly.")
+            }
+            // Connection exceptions (08xxx) and operator intervention (57P01 admin shutdown, ...).
+            sqlx::Error::Database(ref db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
+            {
                 tracing::warn!(error = %err, "database unavailable");
                 ApiError::NotReady("The database is unavailable; try again shortly.")
             }
@@ -70,7 +85,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
             ApiError::RateLimited { retry_after } => Problem::rate_limited(retry_after),
             ApiError::NotReady(detail) => Problem::not_ready(detail),
-            ApiError::Problem(p) => p,
+            ApiError::Problem(p) => *p,
             ApiError::Internal(err) => {
                 tracing::error!(error = ?err, "unexpected error");
                 Problem::internal()

@@ -148,8 +148,10 @@ async fn maintain(
             tracing::info!(%kid, "signing key created");
         }
         Some(active) if !pending => {
-            if let Some(rotation) = policy.rotation {
-                if active.activates_at + chrono::Duration::from_std(rotation)? <= now {
+            if let Some(rotation) = policy.rotation
+                && active.activates_at + chrono::Duration::from_std(rotation)? <= now
+            {
+                {
                     let handover = now + chrono::Duration::from_std(policy.publish_ahead)?;
                     let old = active.kid.clone();
                     let kid = create(&mut tx, keks, policy.rsa_bits, handover).await?;

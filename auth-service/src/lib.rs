@@ -79,7 +79,7 @@ pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
                 tracing::warn!(error = %e, "signing key refresh failed; keeping the current keys");
             }
             state.limits.housekeeping();
-            if rounds % 120 == 0 {
+            if rounds.is_multiple_of(120) {
                 match db::sessions::purge_ended(&state.pool).await {
                     Ok(n) if n > 0 => tracing::info!(sessions = n, "purged ended sessions"),
                     Ok(_) => {}

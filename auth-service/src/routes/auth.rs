@@ -341,12 +341,11 @@ pub async fn signout(
     jar: CookieJar,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    if let Some(token) = presented_refresh_token(&state, &headers, &jar, &body)? {
-        if sessions::looks_valid(&token)
-            && db::sessions::revoke_by_token(&state.pool, &sessions::hash(&token)).await?
-        {
-            tracing::info!("session signed out");
-        }
+    if let Some(token) = presented_refresh_token(&state, &headers, &jar, &body)?
+        && sessions::looks_valid(&token)
+        && db::sessions::revoke_by_token(&state.pool, &sessions::hash(&token)).await?
+    {
+        tracing::info!("session signed out");
     }
     Ok((StatusCode::NO_CONTENT, jar.remove(removal_cookie(&state))))
 }
@@ -424,12 +423,12 @@ fn presented_refresh_token(
     let Some(cookie) = jar.get(REFRESH_COOKIE) else {
         return Ok(None);
     };
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        if !state.settings.cors_origins.iter().any(|o| o == origin) {
-            return Err(ApiError::Forbidden(
-                "This origin may not use the refresh cookie.",
-            ));
-        }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && !state.settings.cors_origins.iter().any(|o| o == origin)
+    {
+        return Err(ApiError::Forbidden(
+            "This origin may not use the refresh cookie.",
+        ));
     }
     Ok(Some(cookie.value().to_owned()))
 }

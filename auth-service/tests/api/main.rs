@@ -1,0 +1,10 @@
+//! Integration tests for the auth-service: the real router over real HTTP, a fresh Postgres
+//! database per test. One binary with modules, so it links once.
+
+mod helpers;
+
+mod accounts;
+mod errors;
+mod keys;
+mod sessions;
+mod tokens;
