@@ -29,7 +29,7 @@ RUN cargo build --release --locked --package auth-service \
 # distroless/cc: glibc, libgcc, CA certificates and nothing else (no shell, no package manager).
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 COPY --from=builder /usr/local/bin/auth-service /usr/local/bin/auth-service
-ENV BIND=0.0.0.0:8081
+ENV AUTH_SERVICE_BIND=0.0.0.0:8081
 EXPOSE 8081
 # 65532 is distroless's `nonroot` user.
 USER 65532:65532

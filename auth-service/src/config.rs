@@ -21,7 +21,7 @@ pub struct Config {
     pub database_url: Option<SecretString>,
 
     /// Address to listen on.
-    #[arg(long, env = "BIND", default_value = "127.0.0.1:8081")]
+    #[arg(long, env = "AUTH_SERVICE_BIND", default_value = "127.0.0.1:8081")]
     pub bind: SocketAddr,
 
     /// Issuer URL: the `iss` claim and the base of the discovery document's URLs.
