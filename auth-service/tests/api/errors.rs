@@ -151,3 +151,30 @@ async fn openapi_documents_every_route_and_docs_page_serves() {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.expect("html").contains("swagger"));
 }
+
+#[tokio::test]
+async fn connects_over_tls_when_the_url_says_sslmode_require() {
+    let db = shared::testdb::TestDb::new().await;
+    let plain: sqlx::PgPool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+    let (ssl,): (String,) = sqlx::query_as("SHOW ssl")
+        .fetch_one(&plain)
+        .await
+        .expect("show ssl");
+    plain.close().await;
+    if ssl != "on" {
+        eprintln!(
+            "skipped: this Postgres server has ssl=off, so sslmode=require cannot be exercised"
+        );
+        return;
+    }
+    let sep = if db.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{sep}sslmode=require", db.url);
+    let app = spawn_on(db, test_config(&url)).await;
+    let (encrypted,): (bool,) =
+        sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&app.state.pool)
+            .await
+            .expect("query");
+    assert!(encrypted, "the pool's connections must be TLS");
+    assert_eq!(app.new_user().await.1["token_type"], "Bearer");
+}
