@@ -32,9 +32,17 @@ pub fn app(state: AppState) -> Router {
 /// Connects to the database (applying migrations) and starts the signing-key cache. Does not wait
 /// for the keys: until the auth-service answers, `/readyz` and protected routes answer 503.
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    build_state_with(config, config.jwks_settings()).await
+}
+
+/// [`build_state`] with key-cache settings of the caller's choosing (tests shorten the intervals).
+pub async fn build_state_with(
+    config: &Config,
+    jwks: auth::JwksSettings,
+) -> anyhow::Result<AppState> {
     let http = config.http_settings().context("CORS_ORIGINS")?;
     let pool = shared::db::connect(&config.db_settings()?, db::SCHEMA, &db::MIGRATOR).await?;
-    let jwks = auth::Jwks::start(config.jwks_settings())?;
+    let jwks = auth::Jwks::start(jwks)?;
     let verifier = auth::Verifier::new(jwks, &config.token_rules());
     Ok(AppState::new(pool, verifier, http))
 }

