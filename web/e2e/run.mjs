@@ -24,6 +24,8 @@ const webPort = Number(process.env.E2E_WEB_PORT || 3000);
 const appUrl = `http://localhost:${webPort}`;
 const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const TIMEOUT = Number(process.env.E2E_TIMEOUT_MS || 15_000);
+/** The auth-service's ACCESS_TOKEN_TTL, when the runner shortened it to watch refreshes happen. */
+const accessTtl = Number(process.env.E2E_ACCESS_TOKEN_TTL || 0);
 
 // ---- a tiny static server for dist --------------------------------------------------------
 const TYPES = {
@@ -328,6 +330,43 @@ async function main() {
       await onTaskScreen(page);
       await onTaskScreen(tab);
       await tab.close();
+    });
+
+    await step("tokens are refreshed before they expire, in two tabs at once, without a sign-out", async () => {
+      if (!(accessTtl > 0 && accessTtl <= 90)) {
+        console.log(`    # skipped: E2E_ACCESS_TOKEN_TTL=${accessTtl || "unset"} (run the auth-service with a short ACCESS_TOKEN_TTL)`);
+        return;
+      }
+      const tab = watch(await ctx.newPage(), "alice tab 3");
+      const seen = { refreshed: 0, refused: 0, tasks401: 0 };
+      const count = (r) => {
+        if (r.url() === `${authUrl}/api/auth/refresh` && r.request().method() === "POST") {
+          if (r.status() === 200) seen.refreshed++;
+          else seen.refused++;
+        }
+        if (r.url().startsWith(`${tasksUrl}/`) && r.status() === 401) seen.tasks401++;
+      };
+      await tab.goto(appUrl);
+      await onTaskScreen(tab);
+      page.on("response", count);
+      tab.on("response", count);
+      // Past a whole access-token lifetime: the timers must have refreshed (the lock and the
+      // broadcast keep the two tabs from presenting the same rotating refresh token).
+      await page.waitForTimeout((accessTtl + 6) * 1000);
+      for (const p of [page, tab]) {
+        const filters = p.getByRole("group", { name: "Show" });
+        await filters.getByRole("radio", { name: "Pending" }).check();
+        await expectTitles(p, ["Write the quarterly report"], "pending after the token lifetime");
+        await filters.getByRole("radio", { name: "All" }).check();
+        await expectTitles(p, ["Buy oat milk", "Write the quarterly report"], "all after the token lifetime");
+      }
+      page.off("response", count);
+      tab.off("response", count);
+      await tab.close();
+      expect(seen.refreshed >= 1, `no refresh happened in ${accessTtl + 6}s (${JSON.stringify(seen)})`);
+      expect(seen.refused === 0, `a refresh was refused (${JSON.stringify(seen)})`);
+      expect(seen.tasks401 === 0, `the task-service saw an expired token (${JSON.stringify(seen)})`);
+      console.log(`    # ${seen.refreshed} refresh(es) across both tabs, none refused`);
     });
 
     await step("phone layout (375 px) screenshot, nothing wider than the screen", async () => {

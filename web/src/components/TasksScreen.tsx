@@ -17,7 +17,9 @@ const FILTERS: { value: StatusFilter; label: string }[] = [
   { value: "completed", label: "Completed" },
 ];
 
-type ListStatus = "loading" | "ready" | "error";
+/** "loading": nothing to show yet; "refreshing": the previous results stay (dimmed) while the
+ * next filter or search loads, so typing in the search box does not make the list flicker. */
+type ListStatus = "loading" | "refreshing" | "ready" | "error";
 
 /** A session that ended shows the sign-in screen by itself; nothing to report here. */
 const sessionEnded = (err: unknown) => err instanceof ApiError && err.status === 401;
@@ -68,7 +70,7 @@ export function TasksScreen({
   // First page, again whenever the filter or search changes; a superseded request is aborted.
   useEffect(() => {
     const controller = new AbortController();
-    setListStatus("loading");
+    setListStatus((prev) => (prev === "ready" || prev === "refreshing" ? "refreshing" : "loading"));
     setListError("");
     setMoreError("");
     tasks.list({ status: filter, q: query, limit: PAGE_SIZE }, controller.signal).then(
@@ -283,7 +285,7 @@ export function TasksScreen({
             </div>
           )}
 
-          {listStatus === "loading" && (
+          {(listStatus === "loading" || (listStatus === "refreshing" && items.length === 0)) && (
             <div className="list-state" role="status">
               <div className="spinner small" aria-hidden="true" />
               <span>Loading tasks…</span>
@@ -301,6 +303,12 @@ export function TasksScreen({
             </div>
           )}
 
+          {listStatus === "refreshing" && items.length > 0 && (
+            <p className="sr-only" role="status">
+              Updating the list…
+            </p>
+          )}
+
           {listStatus === "ready" && items.length === 0 && (
             <div className="list-state empty">
               <svg viewBox="0 0 48 48" width="48" height="48" aria-hidden="true" focusable="false">
@@ -311,8 +319,13 @@ export function TasksScreen({
             </div>
           )}
 
-          {listStatus === "ready" && items.length > 0 && (
-            <ul className="tasks" aria-label="Tasks" ref={listRef}>
+          {(listStatus === "ready" || listStatus === "refreshing") && items.length > 0 && (
+            <ul
+              className={listStatus === "refreshing" ? "tasks refreshing" : "tasks"}
+              aria-label="Tasks"
+              aria-busy={listStatus === "refreshing" || undefined}
+              ref={listRef}
+            >
               {items.map((task) => (
                 <TaskItem
                   key={task.id}
