@@ -1,6 +1,7 @@
 //! Integration tests: the real task-service over HTTP on 127.0.0.1:0, a fresh Postgres database per
 //! test, and a stand-in issuer (JWKS + discovery) whose keys the tests control.
 
+mod binary;
 mod compat;
 mod cross_service;
 mod helpers;
