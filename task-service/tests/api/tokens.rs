@@ -344,3 +344,26 @@ async fn clock_skew_within_the_leeway_and_rfc_variants_are_accepted() {
         );
     }
 }
+
+/// A measurement, not a check: `cargo test -p task-service --test api verification_cost -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "measurement; run on demand"]
+async fn verification_cost() {
+    let app = spawn().await;
+    let user = app.new_user();
+    let verifier = app.state.verifier.clone();
+    let n = 2000;
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        verifier.verify(&user.token).await.expect("valid");
+    }
+    let per = started.elapsed() / n;
+    let started = std::time::Instant::now();
+    for _ in 0..200 {
+        assert_eq!(list_with(&app, &user.token).await.status(), StatusCode::OK);
+    }
+    let per_request = started.elapsed() / 200;
+    println!(
+        "RS256 verification: {per:?} per token; GET /api/tasks end to end: {per_request:?} per request"
+    );
+}
