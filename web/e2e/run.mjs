@@ -369,12 +369,20 @@ async function main() {
       console.log(`    # ${seen.refreshed} refresh(es) across both tabs, none refused`);
     });
 
-    await step("phone layout (375 px) screenshot, nothing wider than the screen", async () => {
-      await page.setViewportSize(phone);
-      await page.waitForTimeout(150);
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      expect(overflow <= 0, `the page scrolls sideways by ${overflow}px at 375 px`);
-      await page.screenshot({ path: join(resultsDir, "phone-tasks.png"), fullPage: true });
+    await step("phone layout: 375 px screenshot, nothing wider than the screen at 375 and 320 px", async () => {
+      for (const width of [375, 320]) {
+        await page.setViewportSize({ ...phone, width });
+        await page.waitForTimeout(150);
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow <= 0, `the page scrolls sideways by ${overflow}px at ${width} px`);
+        const sticking = await page.evaluate(() =>
+          [...document.querySelectorAll("body *")]
+            .filter((el) => el.getBoundingClientRect().width > 1 && el.getBoundingClientRect().right > window.innerWidth + 0.5)
+            .map((el) => `${el.tagName.toLowerCase()}.${el.className}`),
+        );
+        expect(sticking.length === 0, `at ${width} px these stick out: ${sticking.join(", ")}`);
+        if (width === 375) await page.screenshot({ path: join(resultsDir, "phone-tasks.png"), fullPage: true });
+      }
       await page.setViewportSize(desktop);
     });
 
