@@ -74,6 +74,18 @@ async fn openapi_document_describes_every_route_security_and_errors() {
     assert!(doc["components"]["schemas"]["Task"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
 
+    // `/docs` leads to the page (directly or by redirect to `/docs/`).
+    let bare = app.client.get(app.url("/docs")).send().await.expect("req");
+    assert!(
+        bare.status() == StatusCode::OK
+            || (bare.status().is_redirection()
+                && bare.headers()["location"]
+                    .to_str()
+                    .unwrap_or_default()
+                    .ends_with("/docs/")),
+        "GET /docs: {}",
+        bare.status()
+    );
     let docs = app.client.get(app.url("/docs/")).send().await.expect("req");
     assert_eq!(docs.status(), StatusCode::OK);
     assert!(docs.text().await.expect("html").contains("swagger"));

@@ -597,3 +597,58 @@ async fn bad_query_parameters_are_400_invalid_query() {
     );
     assert_eq!(titles(&app.list_ok(&user, "?limit=200").await).len(), 2);
 }
+
+#[tokio::test]
+async fn the_database_enforces_the_rules_too() {
+    let app = spawn().await;
+    let insert =
+        |title: String, description: Option<String>, completed: bool, with_completed_at: bool| {
+            sqlx::query(
+            "INSERT INTO tasks.tasks (id, user_id, title, description, completed, completed_at) \
+             VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN now() END)",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(uuid::Uuid::new_v4())
+        .bind(title)
+        .bind(description)
+        .bind(completed)
+        .bind(with_completed_at)
+        .execute(&app.state.pool)
+        };
+    let cases = [
+        (
+            insert(String::new(), None, false, false).await,
+            "tasks_title_length",
+        ),
+        (
+            insert(" \t ".to_owned(), None, false, false).await,
+            "tasks_title_not_blank",
+        ),
+        (
+            insert("x".repeat(201), None, false, false).await,
+            "tasks_title_length",
+        ),
+        (
+            insert("ok".to_owned(), Some("d".repeat(1001)), false, false).await,
+            "tasks_description_length",
+        ),
+        (
+            insert("ok".to_owned(), None, true, false).await,
+            "tasks_completed_at_matches",
+        ),
+        (
+            insert("ok".to_owned(), None, false, true).await,
+            "tasks_completed_at_matches",
+        ),
+    ];
+    for (result, constraint) in cases {
+        let error = result.expect_err("refused by the database");
+        let db = error.as_database_error().expect("database error");
+        assert_eq!(db.constraint(), Some(constraint));
+    }
+    assert!(
+        insert("é".repeat(200), Some("ü".repeat(1000)), true, true)
+            .await
+            .is_ok()
+    );
+}
