@@ -153,7 +153,7 @@ async fn unknown_kids_trigger_one_refetch_per_cooldown_even_when_concurrent() {
 async fn after_the_cooldown_an_unknown_kid_may_refetch_again() {
     let issuer = Issuer::start(&[key_a()]).await;
     let app = spawn_with(issuer, |o| {
-        o.jwks.unknown_kid_cooldown = Duration::from_millis(300)
+        o.jwks.unknown_kid_cooldown = Duration::from_millis(1500)
     })
     .await;
     let token_b = app.user_signed_by(key_b()).token;
@@ -165,7 +165,7 @@ async fn after_the_cooldown_an_unknown_kid_may_refetch_again() {
         StatusCode::UNAUTHORIZED,
         "still cooling down"
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(status_of(&app, &token_b).await, StatusCode::OK);
     assert_eq!(app.issuer.jwks_fetches(), 3);
 }
