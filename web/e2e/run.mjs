@@ -426,9 +426,19 @@ async function main() {
     const page2 = watch(ctx2.pages()[0] ?? (await ctx2.newPage()), "bob");
     currentPage = page2;
 
-    await step("a second user sees none of the first user's tasks", async () => {
+    await step("signing up with a taken email says so next to the email field", async () => {
       await page2.goto(appUrl);
-      await signUp(page2, bob);
+      await signUp(page2, { ...bob, email: alice.email.toUpperCase() });
+      const alert = page2.getByRole("alert").filter({ hasText: "already exists" });
+      await alert.waitFor();
+      const email = page2.getByLabel("Email");
+      expect(((await email.getAttribute("aria-describedby")) ?? "").includes(await alert.getAttribute("id")), "not tied to the email field");
+      await alert.getByRole("button", { name: "Sign in instead" }).waitFor();
+    });
+
+    await step("a second user sees none of the first user's tasks", async () => {
+      await page2.getByLabel("Email").fill(bob.email);
+      await page2.getByRole("button", { name: "Create account" }).click();
       await onTaskScreen(page2);
       await page2.getByText("No tasks yet").waitFor();
       expect((await visibleTitles(page2)).length === 0, "the second user sees tasks");

@@ -4,7 +4,7 @@ import { ApiError, NetworkError, type FieldError } from "./api/errors";
 
 const FIELD_MESSAGES: Record<string, string> = {
   invalid_email: "Enter a valid email address, like name@example.com.",
-  email_taken: "An account with this email already exists. Sign in instead?",
+  email_taken: "An account with this email already exists.",
   password_too_short: "Use at least 8 characters.",
   password_too_long: "Use at most 128 characters.",
   password_too_common: "This password is too common and easy to guess. Choose another.",

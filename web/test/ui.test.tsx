@@ -80,6 +80,10 @@ describe("signing in and up", () => {
     expect(message.getAttribute("role")).toBe("alert");
     expect(message.textContent).toMatch(/already exists/);
     expect(document.activeElement).toBe(email);
+    // and a way to the sign-in form, keeping the email
+    await user.click(within(message).getByRole("button", { name: "Sign in instead" }));
+    expect(await screen.findByRole("heading", { name: "Sign in" })).toBeTruthy();
+    expect((screen.getByLabelText("Email") as HTMLInputElement).value).toBe("alice@example.com");
   });
 
   it("places each validation error from `errors` on its field", async () => {

@@ -35,10 +35,13 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
     document.title = signup ? "Create an account · Tasks" : "Sign in · Tasks";
   }, [signup]);
 
+  const [emailTaken, setEmailTaken] = useState(false);
+
   function switchMode() {
     setMode(signup ? "signin" : "signup");
     setFieldErrors({});
     setFormError(null);
+    setEmailTaken(false);
   }
 
   function focusFirst(errors: Partial<Record<Fields, string>>) {
@@ -71,6 +74,9 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
       }
       const { byField, rest } = splitFieldErrors(err, FIELDS);
       setFieldErrors(byField);
+      setEmailTaken(
+        err instanceof ApiError && (err.code === "email_taken" || err.fieldError("email")?.code === "email_taken"),
+      );
       if (rest.length) setFormError({ message: rest.join(" "), retry: false });
       else if (!Object.keys(byField).length) {
         const retry = !(err instanceof ApiError) || err.status >= 500;
@@ -126,6 +132,20 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
           <Field
             label="Email"
             error={fieldErrors.email}
+            errorAction={
+              signup && emailTaken && fieldErrors.email ? (
+                <button
+                  type="button"
+                  className="link"
+                  onClick={() => {
+                    switchMode();
+                    requestAnimationFrame(() => refs.password.current?.focus());
+                  }}
+                >
+                  Sign in instead
+                </button>
+              ) : undefined
+            }
             inputRef={refs.email}
             input={{
               type: "email",

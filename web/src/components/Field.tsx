@@ -8,6 +8,8 @@ export function Field(props: {
   /** Longer guidance, shown under the input. */
   help?: string | undefined;
   error?: string | undefined;
+  /** A way out shown with the error (e.g. "Sign in instead"). */
+  errorAction?: ReactNode;
   input?: InputHTMLAttributes<HTMLInputElement>;
   textarea?: TextareaHTMLAttributes<HTMLTextAreaElement>;
   inputRef?: Ref<HTMLInputElement>;
@@ -51,9 +53,10 @@ export function Field(props: {
         </p>
       )}
       {props.error && (
-        <p id={errorId} className="field-error" role="alert">
+        <div id={errorId} className="field-error" role="alert">
           {props.error}
-        </p>
+          {props.errorAction && <> {props.errorAction}</>}
+        </div>
       )}
     </div>
   );
