@@ -29,8 +29,7 @@ RUN cargo build --release --locked --package task-service \
 # distroless/cc: glibc, libgcc, CA certificates and nothing else (no shell, no package manager).
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 COPY --from=builder /usr/local/bin/task-service /usr/local/bin/task-service
-# TASK_SERVICE_BIND is the task-service's listen address (BIND too, should the names be unified).
-ENV TASK_SERVICE_BIND=0.0.0.0:8082 BIND=0.0.0.0:8082
+ENV TASK_SERVICE_BIND=0.0.0.0:8082
 EXPOSE 8082
 # 65532 is distroless's `nonroot` user.
 USER 65532:65532
