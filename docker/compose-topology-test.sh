@@ -194,6 +194,7 @@ denied() { # url sql
 }
 check "task_svc cannot read auth.users" denied "$TASK_URL_DB" "SELECT count(*) FROM auth.users"
 check "auth_svc cannot read tasks.tasks" denied "$AUTH_URL_DB" "SELECT count(*) FROM tasks.tasks"
+check "auth_svc cannot create schemas (no CREATE on the database)" denied "$AUTH_URL_DB" "CREATE SCHEMA intruder"
 check "task_svc cannot write to public" denied "$TASK_URL_DB" "CREATE TABLE public.x (i int)"
 check "task_svc is not a superuser" bash -c "[[ \$('$PSQL' '$TASK_URL_DB' -tAc 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user') == f ]]"
 

@@ -20,11 +20,9 @@ CREATE ROLE task_svc LOGIN PASSWORD :'task_password'
 -- Only the two service roles (and the superuser) may connect to this database.
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"db" TO auth_svc, task_svc;
--- The services run `CREATE SCHEMA IF NOT EXISTS <own schema>` before migrating, and PostgreSQL
--- checks CREATE on the database even when the schema exists. It lets a role make new, empty schemas
--- of its own, never reach into another's. Drop this grant once the services skip that statement
--- for a schema that already exists.
-GRANT CREATE ON DATABASE :"db" TO auth_svc, task_svc;
+-- The task-service's migrations install pg_trgm (a trusted extension) for indexed search, which
+-- needs CREATE on the database. The auth-service needs nothing beyond its own schema.
+GRANT CREATE ON DATABASE :"db" TO task_svc;
 
 -- PostgreSQL 15+ already denies CREATE on `public` to PUBLIC; say so for older servers too.
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;

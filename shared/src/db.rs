@@ -66,9 +66,19 @@ async fn migrate(
         .execute(&mut conn)
         .await?;
     let result = async {
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            .execute(&mut conn)
-            .await?;
+        // Only create the schema when it is missing: CREATE SCHEMA IF NOT EXISTS still needs
+        // CREATE on the database, a privilege a least-privilege role that was handed its schema
+        // (docker/postgres-init) does not have.
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(schema)
+                .fetch_one(&mut conn)
+                .await?;
+        if !exists {
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&mut conn)
+                .await?;
+        }
         sqlx::query(&format!("SET search_path TO {schema}"))
             .execute(&mut conn)
             .await?;
