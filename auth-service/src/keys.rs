@@ -13,13 +13,15 @@ use std::time::Duration;
 use anyhow::Context;
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
+use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use axum::body::Bytes;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::DecodingKey;
 use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
@@ -56,9 +58,46 @@ pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
 
+/// The key that signs now, parsed once: jsonwebtoken's `EncodingKey` re-parses (and re-checks)
+/// the RSA key on every signature, which cost more than the signature itself.
 pub struct SigningKey {
     pub kid: String,
-    pub encoding: EncodingKey,
+    pair: RsaKeyPair,
+    /// base64url of the JWS header, which is the same for every token this key signs.
+    header_b64: String,
+}
+
+impl SigningKey {
+    pub fn from_pkcs8(kid: &str, pkcs8: &[u8]) -> anyhow::Result<Self> {
+        let pair = RsaKeyPair::from_pkcs8(pkcs8)
+            .map_err(|e| anyhow::anyhow!("stored signing key is not valid: {e}"))?;
+        let header = serde_json::json!({"alg": "RS256", "typ": crate::tokens::TYP, "kid": kid});
+        Ok(Self {
+            kid: kid.to_owned(),
+            pair,
+            header_b64: URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
+        })
+    }
+
+    /// A compact JWS (RFC 7515 §7.1) over `claims`, RS256 (RSASSA-PKCS1-v1_5 with SHA-256).
+    pub fn sign<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        let mut jws = String::with_capacity(1024);
+        jws.push_str(&self.header_b64);
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims)?, &mut jws);
+        let mut signature = vec![0u8; self.pair.public_modulus_len()];
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                jws.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| anyhow::anyhow!("RSA signing failed"))?;
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut jws);
+        Ok(jws)
+    }
 }
 
 /// A consistent snapshot: the key that signs now, and every key a valid token may carry.
@@ -195,11 +234,7 @@ async fn maintain(
         .max_by_key(|r| r.activates_at)
         .context("no signing key is active")?;
     let pkcs8 = open(keks, signing_row)?;
-    let signing = SigningKey {
-        kid: signing_row.kid.clone(),
-        encoding: EncodingKey::from_rsa_pem(pkcs8_pem(&pkcs8).as_bytes())
-            .context("stored signing key is not valid")?,
-    };
+    let signing = SigningKey::from_pkcs8(&signing_row.kid, &pkcs8)?;
     let mut decoding = HashMap::new();
     let mut jwks = Jwks { keys: Vec::new() };
     for r in &rows {
@@ -301,17 +336,6 @@ pub fn thumbprint(n: &str, e: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest(&SHA256, canonical.as_bytes()))
 }
 
-fn pkcs8_pem(der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        pem.push('\n');
-    }
-    pem.push_str("-----END PRIVATE KEY-----\n");
-    pem
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,14 +355,13 @@ mod tests {
         let g = generate(2048).expect("generate");
         assert_eq!(g.e, "AQAB");
         assert_eq!(g.kid, thumbprint(&g.n, &g.e));
-        let enc = EncodingKey::from_rsa_pem(pkcs8_pem(&g.pkcs8).as_bytes()).expect("pem");
-        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        let token = jsonwebtoken::encode(
-            &header,
-            &serde_json::json!({"sub": "x", "exp": 4_000_000_000u64}),
-            &enc,
-        )
-        .expect("sign");
+        let key = SigningKey::from_pkcs8(&g.kid, &g.pkcs8).expect("key");
+        let token = key
+            .sign(&serde_json::json!({"sub": "x", "exp": 4_000_000_000u64}))
+            .expect("sign");
+        let header = jsonwebtoken::decode_header(&token).expect("header");
+        assert_eq!(header.kid.as_deref(), Some(g.kid.as_str()));
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         let dec = DecodingKey::from_rsa_components(&g.n, &g.e).expect("dec");
         let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
         v.required_spec_claims.clear();

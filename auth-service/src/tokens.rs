@@ -2,7 +2,7 @@
 //! verified (for `/api/auth/me`) against the service's own published keys.
 
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -38,9 +38,6 @@ impl Issuer {
         sid: Uuid,
         now: DateTime<Utc>,
     ) -> anyhow::Result<String> {
-        let mut header = Header::new(Algorithm::RS256);
-        header.typ = Some(TYP.to_owned());
-        header.kid = Some(keys.signing.kid.clone());
         let claims = Claims {
             iss: self.iss.clone(),
             sub: user_id,
@@ -52,11 +49,7 @@ impl Issuer {
             email: email.to_owned(),
             sid,
         };
-        Ok(jsonwebtoken::encode(
-            &header,
-            &claims,
-            &keys.signing.encoding,
-        )?)
+        keys.signing.sign(&claims)
     }
 
     /// Verifies a token this service issued: RS256 only, known `kid`, `typ`, `iss`, `aud`, time.

@@ -1,23 +1,30 @@
 //! `auth.sessions` and `auth.refresh_tokens`: refresh-token families and their rotation.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
+use sqlx::{FromRow, PgExecutor, PgPool};
 use uuid::Uuid;
 
+/// Starts a session with its first refresh token, in one statement (one round trip, atomic).
 pub async fn create(
-    conn: &mut PgConnection,
+    ex: impl PgExecutor<'_>,
     id: Uuid,
     user_id: Uuid,
     expires_at: DateTime<Utc>,
     token_hash: &[u8],
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO auth.sessions (id, user_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(user_id)
-        .bind(expires_at)
-        .execute(&mut *conn)
-        .await?;
-    insert_token(conn, token_hash, id).await
+    sqlx::query(
+        "WITH s AS (
+             INSERT INTO auth.sessions (id, user_id, expires_at) VALUES ($1, $2, $3) RETURNING id
+         )
+         INSERT INTO auth.refresh_tokens (token_hash, session_id) SELECT $4, id FROM s",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(expires_at)
+    .bind(token_hash)
+    .execute(ex)
+    .await?;
+    Ok(())
 }
 
 async fn insert_token(

@@ -206,7 +206,7 @@ pub async fn signup(
         }
         Err(e) => return Err(e.into()),
     };
-    let issued = start_session(&state, &mut tx, user.id, &user.email).await?;
+    let issued = start_session(&state, &mut *tx, user.id, &user.email).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "user signed up");
     Ok((
@@ -259,9 +259,7 @@ pub async fn signin(
             Err(e) => tracing::warn!(error = %e, "password rehash failed"),
         }
     }
-    let mut tx = state.pool.begin().await?;
-    let issued = start_session(&state, &mut tx, creds.id, &creds.email).await?;
-    tx.commit().await?;
+    let issued = start_session(&state, &state.pool, creds.id, &creds.email).await?;
     let user = User {
         id: creds.id,
         email: creds.email,
@@ -440,14 +438,14 @@ struct Issued {
 
 async fn start_session(
     state: &AppState,
-    tx: &mut sqlx::PgConnection,
+    ex: impl sqlx::PgExecutor<'_>,
     user_id: Uuid,
     email: &str,
 ) -> ApiResult<Issued> {
     let session_id = Uuid::now_v7();
     let token = sessions::new_token()?;
     let expires_at = Utc::now() + state.settings.refresh_ttl;
-    db::sessions::create(tx, session_id, user_id, expires_at, &token.hash).await?;
+    db::sessions::create(ex, session_id, user_id, expires_at, &token.hash).await?;
     let access = state.settings.issuer.mint(
         &state.keys.current(),
         user_id,
