@@ -246,7 +246,7 @@ def cmd_report(a):
       "release profile (`lto = \"thin\"`, `codegen-units = 4`)")
     w(f"- Tools: {meta['wrk_version']}; {meta['pgbench_version']}; server PostgreSQL {meta['pg_server']} "
       f"(`max_connections` {meta['pg_max_conn']}, `shared_buffers` {meta['pg_shared_buffers']})")
-    w(f"- Each figure: median of {meta['runs']} runs of {meta['duration']} s each, load generator on the same 2 cores "
+    w(f"- Each figure: median of {meta['runs']} runs of {meta['duration']:g} s each, load generator on the same 2 cores "
       "over 127.0.0.1, keep-alive connections; service and baseline runs interleaved run by run.")
     w(f"- Services: default settings (pool of {meta['pool']} DB connections each, log level `info` to a file, "
       "RSA-3072 RS256 tokens, argon2id m=19456 KiB t=2 p=1), except the auth-service's rate limits, which are off "
@@ -348,7 +348,7 @@ def cmd_report(a):
         if g:
             clients = int(g["pg_clients"]) if g.get("pg_clients") else c
             w(f"| `pgbench -S` | {clients} | {fmt(g['rps'], 0)} | {fmt(g['mean_ms'], 2)} | |")
-    w(f"| bare argon2id verify (`bench/argon2-verify`, m={argon.get('m')} KiB t={argon.get('t')} p={argon.get('p')}) | 1 | "
+    w(f"| bare argon2id verify (`bench/argon2-verify`, m={argon.get('m', 0):.0f} KiB t={argon.get('t', 0):.0f} p={argon.get('p', 0):.0f}) | 1 | "
       f"{fmt(1000 / argon['median_ms'] if argon.get('median_ms') else None, 0)} | {fmt(argon.get('median_ms'), 2)} "
       f"(p10 {fmt(argon.get('p10_ms'), 2)}, p90 {fmt(argon.get('p90_ms'), 2)}) | sign-in c=1: {fmt(si_ratio, 2)} × |")
     w("")
@@ -394,7 +394,8 @@ def cmd_report(a):
     w(f"| resident at the end, idle again (VmRSS) | {fmt(mib(meta['rss_end']['auth_rss']), 1)} MiB | {fmt(mib(meta['rss_end']['task_rss']), 1)} MiB |")
     w("")
     w("Per-scenario peaks (the tables' *peak RSS* column) come from resetting VmHWM (`/proc/<pid>/clear_refs`) "
-      "before each load run. The task-service's start is dominated by fetching the JWKS; the auth-service's cold "
+      "before each load run; the reset only lowers it to the memory the process already holds, so memory retained "
+      "from an earlier scenario shows in every later one. The task-service's start is dominated by fetching the JWKS; the auth-service's cold "
       "start by generating its first RSA-3072 signing key.")
     w("")
 
@@ -402,10 +403,11 @@ def cmd_report(a):
     w("## How to run")
     w("")
     w("```sh")
-    w("bin/bench            # full run (~20 min): writes BENCHMARKS.md")
+    w("bin/bench            # full run (~15–20 min): writes BENCHMARKS.md")
     w("bin/bench --quick    # 3 s runs: a rough picture in ~6 min, written to target/bench/BENCHMARKS.quick.md")
-    w("bin/bench --smoke    # a few seconds of each scenario: checks the pipeline works (CI); target/bench/BENCHMARKS.smoke.md")
+    w("bin/bench --smoke    # ~25 s, 1 s of each scenario: checks the pipeline works (CI); target/bench/BENCHMARKS.smoke.md")
     w("bin/bench --help     # options: --runs N, --duration S, --no-build, --keep-db, --out FILE")
+    w("bench/experiments    # after a build: decompose the task list's CPU cost per request and profile it with perf (~6 min)")
     w("```")
     w("")
     w("It installs `wrk` (and PostgreSQL with `pgbench`) from Debian's packages when missing, builds both services "
