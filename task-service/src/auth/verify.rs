@@ -3,11 +3,13 @@
 //! never from the token's own `jwk`/`jku`/`x5u`/`x5c` headers; then `typ`, signature, `iss`, `aud`,
 //! `exp`/`nbf` with a small leeway, the required claims, and `sub` a UUID.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_lc_rs::digest::{SHA256, digest};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -55,6 +57,43 @@ pub struct Verifier {
     jwks: Jwks,
     validation: Arc<Validation>,
     leeway: u64,
+    cache: Arc<VerifiedTokens>,
+}
+
+/// Tokens verified recently, keyed by the SHA-256 of the whole compact token (header, payload
+/// and signature, so no part can be swapped). The same token arrives on every request of a
+/// session for its whole lifetime, and the RSA signature check is most of a request's CPU; a hit
+/// skips it. A hit still re-checks expiry, and only counts while the key that verified the token
+/// is the very key the JWKS cache holds now: a key that left the set (or any refetch) turns
+/// every hit it backed into a full verification again.
+#[derive(Debug, Default)]
+struct VerifiedTokens {
+    entries: Mutex<HashMap<[u8; 32], Verified>>,
+}
+
+#[derive(Debug, Clone)]
+struct Verified {
+    claims: Claims,
+    kid: String,
+    key: Arc<DecodingKey>,
+}
+
+/// Bounds the cache's memory (about 1 KiB an entry); when full it starts over.
+const CACHE_CAPACITY: usize = 10_000;
+
+impl VerifiedTokens {
+    fn get(&self, digest: &[u8; 32]) -> Option<Verified> {
+        self.entries.lock().ok()?.get(digest).cloned()
+    }
+
+    fn put(&self, digest: [u8; 32], verified: Verified) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CACHE_CAPACITY {
+                entries.clear();
+            }
+            entries.insert(digest, verified);
+        }
+    }
 }
 
 /// Tokens are a few hundred bytes; refusing huge ones early bounds the work an attacker can cause.
@@ -76,6 +115,7 @@ impl Verifier {
             jwks,
             validation: Arc::new(validation),
             leeway: rules.leeway.as_secs(),
+            cache: Arc::default(),
         }
     }
 
@@ -92,6 +132,33 @@ impl Verifier {
         if token.len() > MAX_TOKEN_LEN {
             return Err(VerifyError::Invalid("token too long"));
         }
+        let digest = token_digest(token);
+        if let Some(hit) = self.cache.get(&digest) {
+            let now = jsonwebtoken::get_current_timestamp();
+            let key_still_trusted = self
+                .jwks
+                .key(&hit.kid)
+                .is_some_and(|k| Arc::ptr_eq(&k, &hit.key));
+            if key_still_trusted && hit.claims.exp.saturating_add(self.leeway) >= now {
+                return Ok(hit.claims);
+            }
+        }
+        let (claims, kid, key) = self.verify_uncached(token).await?;
+        self.cache.put(
+            digest,
+            Verified {
+                claims: claims.clone(),
+                kid,
+                key,
+            },
+        );
+        Ok(claims)
+    }
+
+    async fn verify_uncached(
+        &self,
+        token: &str,
+    ) -> Result<(Claims, String, Arc<DecodingKey>), VerifyError> {
         // An unparsable header includes `alg: none` and any algorithm jsonwebtoken does not know.
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| VerifyError::Invalid("malformed header"))?;
@@ -145,6 +212,12 @@ impl Verifier {
         if data.claims.iat > now.saturating_add(self.leeway) {
             return Err(VerifyError::Invalid("issued in the future"));
         }
-        Ok(data.claims)
+        Ok((data.claims, kid, key))
     }
+}
+
+fn token_digest(token: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
+    out
 }

@@ -251,3 +251,31 @@ async fn started_before_the_auth_service_it_is_unready_then_ready_by_itself() {
     assert!(ready, "became ready without a restart");
     assert_eq!(app.list(&user, "").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_token_verified_before_is_refused_once_its_key_leaves_the_set() {
+    let app = spawn_with(Issuer::start(&[key_a(), key_b()]).await, |_| {}).await;
+    let token = app.issuer.token(key_a(), uuid::Uuid::new_v4());
+    // Verified (and remembered) while key A is published.
+    assert_eq!(status_of(&app, &token).await, StatusCode::OK);
+    assert_eq!(status_of(&app, &token).await, StatusCode::OK);
+    app.issuer.publish(&[key_b()]);
+    app.state.verifier.jwks().refresh().await.expect("refetch");
+    assert_eq!(status_of(&app, &token).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_token_verified_before_is_refused_once_it_expires() {
+    let app = spawn_with(Issuer::start(&[key_a()]).await, |o| {
+        o.config.token_leeway_secs = 0
+    })
+    .await;
+    let mut claims = crate::helpers::claims(&app.issuer.url, uuid::Uuid::new_v4());
+    let now = jsonwebtoken::get_current_timestamp();
+    claims["exp"] = Value::from(now + 2);
+    let token = crate::helpers::token_with(key_a(), &claims);
+    assert_eq!(status_of(&app, &token).await, StatusCode::OK);
+    // `exp` is whole seconds and still valid at the second it names (as jsonwebtoken treats it).
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(status_of(&app, &token).await, StatusCode::UNAUTHORIZED);
+}
