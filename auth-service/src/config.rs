@@ -87,7 +87,8 @@ pub struct Config {
     #[arg(long, env = "ARGON2_PARALLELISM", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub argon2_parallelism: u32,
 
-    /// Password hashes computed at once (0: twice the CPU count). Bounds memory under a burst.
+    /// Password hashes computed at once (0: the CPU count). Each holds ARGON2_MEMORY_KIB, so this
+    /// bounds memory under a burst; more than the cores adds memory, not throughput.
     #[arg(long, env = "MAX_CONCURRENT_HASHES", default_value_t = 0)]
     pub max_concurrent_hashes: usize,
 

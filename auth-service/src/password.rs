@@ -100,10 +100,12 @@ impl Hasher {
             Some(OUTPUT_LEN),
         )
         .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
+        // Argon2 is CPU-bound: more hashes at once than cores adds memory (19 MiB each), not
+        // throughput.
         let max = if max_concurrent == 0 {
             std::thread::available_parallelism()
-                .map(|n| n.get() * 2)
-                .unwrap_or(4)
+                .map(|n| n.get())
+                .unwrap_or(2)
         } else {
             max_concurrent
         };
@@ -116,6 +118,10 @@ impl Hasher {
         let mut random = [0u8; 32];
         aws_lc_rs::rand::fill(&mut random).map_err(|_| anyhow::anyhow!("random source failed"))?;
         hasher.dummy = Arc::new(hasher.hash_now(&random)?);
+        // An idle service keeps no working memory; the pool fills again under load.
+        if let Ok(mut pool) = hasher.memory.lock() {
+            pool.clear();
+        }
         Ok(hasher)
     }
 
@@ -387,6 +393,11 @@ mod tests {
             2,
         )
         .expect("hasher");
+        assert_eq!(
+            h.pooled_buffers(),
+            0,
+            "an idle hasher holds no working memory"
+        );
         let phc = h.hash("a long passphrase".into()).await.expect("hash");
         let burst: Vec<_> = (0..8)
             .map(|_| {
