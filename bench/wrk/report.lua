@@ -13,7 +13,7 @@ function bench_report(summary, latency, extra)
     e.status, e.connect + e.read + e.write, e.timeout, extra or ""))
 end
 
--- The file next to this one, for scripts that read data files given as arguments.
+-- The non-empty lines of a data file (ids, emails, tokens) given to a script as an argument.
 function bench_lines(path)
   local t = {}
   for line in io.lines(path) do
