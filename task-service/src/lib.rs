@@ -10,6 +10,7 @@ pub mod error;
 pub mod input;
 pub mod listing;
 pub mod openapi;
+pub mod rfc3339;
 pub mod routes;
 pub mod state;
 

@@ -16,9 +16,12 @@ pub struct Task {
     /// At most 1000 characters.
     pub description: Option<String>,
     pub completed: bool,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub updated_at: DateTime<Utc>,
     /// When the task was last marked complete; null while pending.
+    #[serde(serialize_with = "crate::rfc3339::serialize_option")]
     pub completed_at: Option<DateTime<Utc>>,
 }
 
