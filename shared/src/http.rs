@@ -128,11 +128,7 @@ pub fn finish(router: Router, settings: &HttpSettings) -> Router {
 /// writing a line for every success cost 8–12 % of a task-list request in the benchmarks, and
 /// successes are what metrics, not logs, should count. (5xx are also logged at ERROR by the trace
 /// layer's failure classifier.)
-fn log_response<B>(
-    res: &axum::http::Response<B>,
-    latency: Duration,
-    _span: &tracing::Span,
-) {
+fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, _span: &tracing::Span) {
     let status = res.status().as_u16();
     let latency_ms = latency.as_secs_f64() * 1000.0;
     if status >= 400 {
