@@ -2,19 +2,34 @@ use clap::Parser;
 
 use auth_service::config::{Command, Config};
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let config = Config::parse();
-    if let Some(Command::Healthcheck) = config.command {
-        return shared::healthcheck::probe(config.bind).await;
-    }
-    shared::telemetry::init("info,sqlx=warn,tower_http=info");
-    match auth_service::run(config).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    // Blocking work here is argon2 (bounded by its own semaphore) and the password-policy check.
+    // Few blocking threads keep glibc from growing a heap arena per thread under a sign-up burst;
+    // tokio's default allows 512.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(4)
+        .build()
+    {
+        Ok(rt) => rt,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "auth-service failed to start");
-            eprintln!("auth-service: {e:#}");
-            std::process::ExitCode::FAILURE
+            eprintln!("auth-service: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
         }
-    }
+    };
+    runtime.block_on(async move {
+        if let Some(Command::Healthcheck) = config.command {
+            return shared::healthcheck::probe(config.bind).await;
+        }
+        shared::telemetry::init("info,sqlx=warn,tower_http=info");
+        match auth_service::run(config).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "auth-service failed to start");
+                eprintln!("auth-service: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    })
 }

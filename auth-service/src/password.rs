@@ -71,6 +71,9 @@ const SALT_LEN: usize = 16;
 pub struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
+    max_concurrent: usize,
+    /// Working buffers ever allocated (a buffer is allocated only when the pool is empty).
+    allocated: Arc<std::sync::atomic::AtomicUsize>,
     memory: Arc<Mutex<Vec<Vec<Block>>>>,
     /// A real hash of a random password, verified against when the email is unknown so that
     /// "no such user" costs the same time as "wrong password".
@@ -112,6 +115,8 @@ impl Hasher {
         let mut hasher = Self {
             params,
             permits: Arc::new(Semaphore::new(max)),
+            max_concurrent: max,
+            allocated: Arc::default(),
             memory: Arc::new(Mutex::new(Vec::new())),
             dummy: Arc::new(String::new()),
         };
@@ -126,9 +131,15 @@ impl Hasher {
     }
 
     pub async fn hash(&self, password: String) -> anyhow::Result<String> {
-        let _permit = self.permits.clone().acquire_owned().await?;
+        let permit = self.permits.clone().acquire_owned().await?;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.hash_now(password.as_bytes())).await?
+        tokio::task::spawn_blocking(move || {
+            // Held by the blocking work, not the request: a client that disconnects mid-hash
+            // must not free a permit while the hash (and its 19 MiB) is still running.
+            let _permit = permit;
+            this.hash_now(password.as_bytes())
+        })
+        .await?
     }
 
     /// Verifies against `stored`, or against the dummy hash when there is no user, so both
@@ -138,9 +149,10 @@ impl Hasher {
         password: String,
         stored: Option<String>,
     ) -> anyhow::Result<Verified> {
-        let _permit = self.permits.clone().acquire_owned().await?;
+        let permit = self.permits.clone().acquire_owned().await?;
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let is_real = stored.is_some();
             let phc = stored.as_deref().unwrap_or(this.dummy.as_str());
             let (matched, params) = this.verify_now(password.as_bytes(), phc)?;
@@ -216,12 +228,17 @@ impl Hasher {
             .lock()
             .ok()
             .and_then(|mut pool| pool.pop())
-            .unwrap_or_default();
+            .unwrap_or_else(|| {
+                self.allocated
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Vec::new()
+            });
         buf.resize(blocks, Block::default());
         let result = f(&mut buf[..blocks]).map_err(|e| anyhow::anyhow!("argon2: {e}"));
         // Only buffers of the configured size go back; an outdated hash's odd size is dropped.
         if blocks == self.params.block_count()
             && let Ok(mut pool) = self.memory.lock()
+            && pool.len() < self.max_concurrent
         {
             pool.push(buf);
         }
@@ -414,6 +431,31 @@ mod tests {
             "{}",
             h.pooled_buffers()
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_request_keeps_its_permit_until_the_hash_finishes() {
+        let h = Hasher::new(
+            HashParams {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1,
+            },
+            1,
+        )
+        .expect("hasher");
+        let before = h.allocated.load(std::sync::atomic::Ordering::Relaxed);
+        // A client that disconnects mid-hash: its future is dropped, the blocking hash goes on.
+        let cancelled =
+            tokio::time::timeout(std::time::Duration::from_millis(1), h.hash("first".into())).await;
+        assert!(
+            cancelled.is_err(),
+            "the hash should still have been running"
+        );
+        // The next request must wait for that hash's buffer rather than allocate another one.
+        h.hash("second".into()).await.expect("hash");
+        let allocated = h.allocated.load(std::sync::atomic::Ordering::Relaxed) - before;
+        assert_eq!(allocated, 1, "one permit, so one working buffer");
     }
 
     #[tokio::test]
