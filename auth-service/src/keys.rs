@@ -168,6 +168,9 @@ async fn maintain(
 ) -> anyhow::Result<KeySet> {
     let mut tx = pool.begin().await?;
     db::keys::lock(&mut tx).await?;
+    // Read the clock after the lock: a replica that waited for another to create the first key
+    // must see that key as already active, not as one from its own past.
+    let now = now.max(Utc::now());
     let since = now - chrono::Duration::from_std(policy.publish_after)?;
     let mut rows = db::keys::live(&mut tx, since).await?;
 
@@ -183,7 +186,14 @@ async fn maintain(
         None if !pending => {
             // Nothing can sign, so no verifier can hold a token from us: activate at once.
             tracing::info!(bits = policy.rsa_bits, "generating the first signing key");
-            let kid = create(&mut tx, keks, policy.rsa_bits, now).await?;
+            // Backdated a little so replicas whose clocks run slightly behind see it as active.
+            let kid = create(
+                &mut tx,
+                keks,
+                policy.rsa_bits,
+                now - chrono::Duration::seconds(60),
+            )
+            .await?;
             tracing::info!(%kid, "signing key created");
         }
         Some(active) if !pending => {
