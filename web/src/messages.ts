@@ -43,6 +43,9 @@ export function errorMessage(error: unknown, action = "That didn't work"): strin
   return `${action}.`;
 }
 
+/** A session that ended shows the sign-in screen by itself: such a failure needs no words here. */
+export const sessionEnded = (error: unknown) => error instanceof ApiError && error.status === 401;
+
 /** Splits an ApiError's field errors into the ones a form can place and the rest. */
 export function splitFieldErrors(
   error: unknown,

@@ -24,6 +24,12 @@ function task(id: string, title: string, extra: Partial<Task> = {}): Task {
   };
 }
 
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 function renderApp() {
   session = new SessionManager({ authUrl: AUTH, fetch: server.fetch, locks: null, channel: null });
   const tasks = new TasksClient(TASKS, session);
@@ -211,6 +217,61 @@ describe("the task list", () => {
     await user.click(screen.getByRole("button", { name: "Try again" }));
     await screen.findByRole("checkbox", { name: "Second" });
     expect(screen.queryByRole("button", { name: /Load more|Try again/ })).toBeNull();
+  });
+
+  it("keeps the list on show, marked busy, while another filter loads", async () => {
+    await signedInWith([task("t1", "Buy milk"), task("t2", "Walk the dog", { completed: true })]);
+    const next = deferred<Response>();
+    server.handlers.set("GET /api/tasks", () => next.promise);
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("radio", { name: "Completed" }));
+    const list = screen.getByRole("list", { name: "Tasks" });
+    expect(list.getAttribute("aria-busy")).toBe("true");
+    expect(within(list).getAllByRole("listitem")).toHaveLength(2);
+    expect(screen.getByText("Updating the list…")).toBeTruthy();
+    next.resolve(Response.json({ items: [task("t2", "Walk the dog", { completed: true })], next_cursor: null }));
+    await waitFor(() => expect(within(list).getAllByRole("listitem")).toHaveLength(1));
+    expect(list.getAttribute("aria-busy")).toBeNull();
+    expect(screen.queryByText("Updating the list…")).toBeNull();
+  });
+
+  it("shows the answer to the last filter chosen, whichever answer comes first", async () => {
+    await signedInWith([task("t1", "Buy milk")]);
+    const answers = new Map<string, ReturnType<typeof deferred<Response>>>();
+    server.handlers.set("GET /api/tasks", (c) => {
+      const answer = deferred<Response>();
+      answers.set(new URL(c.url).searchParams.get("status") ?? "all", answer);
+      return answer.promise;
+    });
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("radio", { name: "Completed" }));
+    await user.click(screen.getByRole("radio", { name: "Pending" }));
+    answers.get("pending")!.resolve(Response.json({ items: [task("p1", "Pending one")], next_cursor: null }));
+    await screen.findByRole("checkbox", { name: "Pending one" });
+    answers.get("completed")!.resolve(
+      Response.json({ items: [task("c1", "Done one", { completed: true })], next_cursor: null }),
+    );
+    await act(() => new Promise((r) => setTimeout(r, 20)));
+    expect(screen.queryByRole("checkbox", { name: "Done one" })).toBeNull();
+    expect(screen.getByRole("checkbox", { name: "Pending one" })).toBeTruthy();
+  });
+
+  it("does not add a later page of a filter that is no longer shown", async () => {
+    await signedInWith([task("t1", "First")], "cursor-1");
+    const more = deferred<Response>();
+    server.handlers.set("GET /api/tasks", (c) =>
+      new URL(c.url).searchParams.get("cursor")
+        ? more.promise
+        : Response.json({ items: [task("c1", "Done one", { completed: true })], next_cursor: null }),
+    );
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("button", { name: "Load more" }));
+    await user.click(screen.getByRole("radio", { name: "Completed" }));
+    await screen.findByRole("checkbox", { name: "Done one" });
+    more.resolve(Response.json({ items: [task("t2", "Second")], next_cursor: null }));
+    await act(() => new Promise((r) => setTimeout(r, 20)));
+    expect(screen.queryByRole("checkbox", { name: "Second" })).toBeNull();
+    expect(within(screen.getByRole("list", { name: "Tasks" })).getAllByRole("listitem")).toHaveLength(1);
   });
 
   it("signs out and returns to the sign-in form", async () => {
