@@ -15,8 +15,9 @@ export function App({ session, tasks }: { session: SessionManager; tasks: TasksC
   const auth: AuthState = useSyncExternalStore(subscribe, () => session.current);
   const [boot, setBoot] = useState<Boot>({ phase: "restoring" });
 
+  // Boot starts as "restoring", so the first restore only has an outcome to record; a retry
+  // (retryRestore) shows the spinner again first.
   const restore = useCallback(() => {
-    setBoot({ phase: "restoring" });
     session.restore().then(
       () => setBoot({ phase: "ready" }),
       (err: unknown) => setBoot({ phase: "failed", message: errorMessage(err, "Could not load your session") }),
@@ -24,6 +25,11 @@ export function App({ session, tasks }: { session: SessionManager; tasks: TasksC
   }, [session]);
 
   useEffect(() => restore(), [restore]);
+
+  function retryRestore() {
+    setBoot({ phase: "restoring" });
+    restore();
+  }
 
   // Another tab may sign in while this one is stuck on a failed start: its session wins.
   const ready = boot.phase === "ready" || auth.status === "signed-in";
@@ -48,7 +54,7 @@ export function App({ session, tasks }: { session: SessionManager; tasks: TasksC
           <p role="alert" className="alert alert-error">
             {boot.message}
           </p>
-          <button type="button" className="btn btn-primary" onClick={restore}>
+          <button type="button" className="btn btn-primary" onClick={retryRestore}>
             Try again
           </button>
         </div>

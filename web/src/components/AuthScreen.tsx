@@ -23,11 +23,9 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
   const [busy, setBusy] = useState(false);
   const [fieldErrors, setFieldErrors] = useState<Partial<Record<Fields, string>>>({});
   const [formError, setFormError] = useState<FormError | null>(null);
-  const refs = {
-    email: useRef<HTMLInputElement>(null),
-    password: useRef<HTMLInputElement>(null),
-    name: useRef<HTMLInputElement>(null),
-  };
+  const emailRef = useRef<HTMLInputElement>(null);
+  const passwordRef = useRef<HTMLInputElement>(null);
+  const nameRef = useRef<HTMLInputElement>(null);
   const headingId = useId();
   const signup = mode === "signup";
 
@@ -46,6 +44,7 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
 
   function focusFirst(errors: Partial<Record<Fields, string>>) {
     const first = FIELDS.find((f) => errors[f]);
+    const refs = { email: emailRef, password: passwordRef, name: nameRef };
     if (first) refs[first].current?.focus();
   }
 
@@ -82,7 +81,7 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
         const retry = !(err instanceof ApiError) || err.status >= 500;
         setFormError({ message: errorMessage(err, signup ? "Could not create your account" : "Could not sign in"), retry });
       }
-      if (err instanceof ApiError && err.code === "invalid_credentials") refs.password.current?.select();
+      if (err instanceof ApiError && err.code === "invalid_credentials") passwordRef.current?.select();
       else focusFirst(byField);
     }
   }
@@ -119,7 +118,7 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
               label="Name"
               hint="Optional"
               error={fieldErrors.name}
-              inputRef={refs.name}
+              inputRef={nameRef}
               input={{
                 type: "text",
                 autoComplete: "name",
@@ -139,14 +138,14 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
                   className="link"
                   onClick={() => {
                     switchMode();
-                    requestAnimationFrame(() => refs.password.current?.focus());
+                    requestAnimationFrame(() => passwordRef.current?.focus());
                   }}
                 >
                   Sign in instead
                 </button>
               ) : undefined
             }
-            inputRef={refs.email}
+            inputRef={emailRef}
             input={{
               type: "email",
               autoComplete: "email",
@@ -163,7 +162,7 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
             label="Password"
             help={signup ? "At least 8 characters. Avoid common passwords." : undefined}
             error={fieldErrors.password}
-            inputRef={refs.password}
+            inputRef={passwordRef}
             input={{
               type: showPassword ? "text" : "password",
               autoComplete: signup ? "new-password" : "current-password",

@@ -2,7 +2,11 @@ import { useId, type InputHTMLAttributes, type ReactNode, type Ref, type Textare
 
 /** A labelled input with an optional hint and an error that is announced (`role="alert"`) and
  * tied to the input with `aria-describedby` / `aria-invalid`. */
-export function Field(props: {
+export function Field({
+  inputRef,
+  textareaRef,
+  ...props
+}: {
   label: string;
   hint?: string | undefined;
   /** Longer guidance, shown under the input. */
@@ -41,9 +45,9 @@ export function Field(props: {
       </div>
       <div className={props.after ? "field-control has-after" : "field-control"}>
         {props.textarea ? (
-          <textarea {...props.textarea} {...common} ref={props.textareaRef} />
+          <textarea {...props.textarea} {...common} ref={textareaRef} />
         ) : (
-          <input {...props.input} {...common} ref={props.inputRef} />
+          <input {...props.input} {...common} ref={inputRef} />
         )}
         {props.after}
       </div>
