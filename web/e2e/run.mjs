@@ -7,337 +7,219 @@
 // The script serves web/dist itself (a static server with the SPA fallback) on E2E_WEB_PORT
 // (default 3000, the origin the services allow by default) and answers /config.json with the
 // service URLs under test. Screenshots go to web/test-results/.
-import { createServer } from "node:http";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, extname, join, normalize, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+//
+// The scenarios below tell one story: Alice signs up, works on her tasks, signs out and back
+// in; Bob, in a browser profile of his own, sees none of them and pages through a long list.
+// Each scenario reports on its own (harness.mjs); one that needs an earlier one that did not
+// pass is skipped.
+import {
+  accessTtl,
+  appUrl,
+  authUrl,
+  Browsers,
+  expect,
+  runScenarios,
+  screenshot,
+  serveDist,
+  Skip,
+  tasksUrl,
+  waitFor,
+} from "./harness.mjs";
+import {
+  addTask,
+  apiSignIn,
+  checkbox,
+  expectTitles,
+  onTaskScreen,
+  signIn,
+  signUp,
+  taskList,
+  tasksRequest,
+  visibleTitles,
+} from "./app.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const webDir = resolve(here, "..");
-const distDir = join(webDir, "dist");
-const resultsDir = join(webDir, "test-results");
-const authUrl = (process.env.E2E_AUTH_URL || "http://localhost:8081").replace(/\/+$/, "");
-const tasksUrl = (process.env.E2E_TASKS_URL || "http://localhost:8082").replace(/\/+$/, "");
-const webPort = Number(process.env.E2E_WEB_PORT || 3000);
-const appUrl = `http://localhost:${webPort}`;
-const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const TIMEOUT = Number(process.env.E2E_TIMEOUT_MS || 15_000);
-/** The auth-service's ACCESS_TOKEN_TTL, when the runner shortened it to watch refreshes happen. */
-const accessTtl = Number(process.env.E2E_ACCESS_TOKEN_TTL || 0);
+const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const alice = { name: "Alice Example", email: `alice-${stamp}@example.com`, password: "violet-otter-harbour-42" };
+const bob = { name: "", email: `bob-${stamp}@example.com`, password: "maple-quartz-lantern-77" };
+const desktop = { width: 1280, height: 860 };
+const phone = { width: 375, height: 812 };
 
-// ---- a tiny static server for dist --------------------------------------------------------
-const TYPES = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".json": "application/json",
-  ".svg": "image/svg+xml",
-  ".map": "application/json",
-  ".png": "image/png",
-  ".ico": "image/x-icon",
-};
+const browsers = new Browsers();
+let server;
+/** Alice's browser profile and her first tab. */
+let ctx;
+let page;
+/** Bob's tab, in a profile of his own (opened by the first scenario that needs him). */
+let page2;
 
-function serveDist() {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url, appUrl).pathname);
-    if (path === "/config.json") {
-      res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
-      res.end(JSON.stringify({ authUrl, tasksUrl }));
-      return;
-    }
-    let file = normalize(join(distDir, path));
-    if (!file.startsWith(distDir)) {
-      res.writeHead(403).end();
-      return;
-    }
-    try {
-      if (!statSync(file).isFile()) throw new Error("not a file");
-    } catch {
-      file = join(distDir, "index.html"); // SPA fallback
-    }
-    res.writeHead(200, { "Content-Type": TYPES[extname(file)] ?? "application/octet-stream" });
-    res.end(readFileSync(file));
-  });
-  return new Promise((ok, fail) => {
-    server.once("error", fail);
-    server.listen(webPort, "localhost", () => ok(server));
-  });
-}
+const SIGNED_UP = "sign up and add tasks";
+const CHANGED = "complete, edit and delete tasks";
+const TAKEN_EMAIL = "a taken email at sign-up";
+const SECOND_USER = "a second user sees none of the first user's tasks";
+const KEYBOARD = "keyboard alone: add, complete and delete a task";
 
-// ---- a minimal check runner: steps depend on each other, so the first failure stops it ------
-let passed = 0;
-let failed = 0;
-let currentPage = null;
+const scenarios = [
+  {
+    name: SIGNED_UP,
+    page: () => page,
+    async run({ step }) {
+      await step("the app loads and, with no session, shows the sign-in form", async () => {
+        await page.goto(appUrl);
+        await page.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
+        expect((await page.title()).includes("Sign in"), `title is ${await page.title()}`);
+      });
 
-async function step(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok ${passed} - ${name}`);
-  } catch (err) {
-    failed++;
-    console.log(`not ok ${passed + failed} - ${name}`);
-    console.log(String(err?.stack || err).replace(/^/gm, "    "));
-    if (currentPage) {
-      await currentPage.screenshot({ path: join(resultsDir, "failure.png"), fullPage: true }).catch(() => {});
-      console.log(`    (screenshot: ${join(resultsDir, "failure.png")})`);
-    }
-    throw err;
-  }
-}
+      await step("sign-up shows the service's field-level error next to the password", async () => {
+        await signUp(page, { ...alice, password: "password" });
+        const alert = page.getByRole("alert").filter({ hasText: /password/i });
+        await alert.waitFor();
+        const pw = page.getByLabel("Password", { exact: true });
+        expect((await pw.getAttribute("aria-invalid")) === "true", "password field is not marked invalid");
+        const describedBy = (await pw.getAttribute("aria-describedby")) ?? "";
+        const errorId = await alert.getAttribute("id");
+        expect(errorId && describedBy.split(" ").includes(errorId), "the error is not tied to the field");
+        await screenshot(page, "desktop-signup-error.png");
+      });
 
-function expect(cond, message) {
-  if (!cond) throw new Error(message);
-}
+      await step("sign up → the empty task list", async () => {
+        await page.getByLabel("Password", { exact: true }).fill(alice.password);
+        await page.getByRole("button", { name: "Create account" }).click();
+        await onTaskScreen(page);
+        await page.getByText("No tasks yet").waitFor();
+        expect((await page.getByText(alice.name).count()) > 0, "the user's name is not shown");
+      });
 
-async function waitFor(fn, message, timeout = TIMEOUT) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${message}${last ? ` (${last.message})` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+      await step("no token is visible to page scripts", async () => {
+        const storage = await page.evaluate(() => ({
+          local: Object.keys(localStorage).length,
+          session: Object.keys(sessionStorage).length,
+          cookie: document.cookie,
+        }));
+        expect(storage.local === 0 && storage.session === 0, `storage holds ${JSON.stringify(storage)}`);
+        expect(!/refresh_token/.test(storage.cookie), "the refresh cookie is readable from script");
+      });
 
-// ---- helpers on the page ------------------------------------------------------------------
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+      await step("add three tasks (one with a description)", async () => {
+        await addTask(page, "Buy oat milk", "Two litres, the barista kind");
+        await addTask(page, "Write the report");
+        await addTask(page, "Call the plumber");
+        await expectTitles(page, ["Buy oat milk", "Write the report", "Call the plumber"], "after adding");
+        const first = taskList(page).getByRole("listitem").first();
+        expect((await first.innerText()).includes("Call the plumber"), "newest task is not first");
+      });
+    },
+  },
 
-const profiles = [];
-async function launchProfile(viewport) {
-  const dir = mkdtempSync(join(tmpdir(), "web-e2e-profile-"));
-  profiles.push(dir);
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport,
-    timeout: 60_000,
-  });
-  context.setDefaultTimeout(TIMEOUT);
-  return context;
-}
+  {
+    name: CHANGED,
+    needs: [SIGNED_UP],
+    page: () => page,
+    async run({ step }) {
+      await step("complete one (its checkbox is named by the title)", async () => {
+        const box = checkbox(page, "Buy oat milk");
+        const patched = page.waitForResponse(tasksRequest("PATCH"));
+        await box.check();
+        expect((await patched).status() === 200, `PATCH answered ${(await patched).status()}`);
+        await waitFor(() => box.isChecked(), "the checkbox did not stay checked");
+      });
 
-const pageErrors = [];
-function watch(page, label) {
-  page.on("pageerror", (err) => pageErrors.push(`${label}: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/Failed to load resource|net::ERR_/.test(msg.text())) {
-      pageErrors.push(`${label} console: ${msg.text()}`);
-    }
-  });
-  return page;
-}
+      await step("edit one (title and description)", async () => {
+        await taskList(page).getByRole("button", { name: "Edit “Write the report”" }).click();
+        const editor = page.getByRole("form", { name: "Edit “Write the report”" });
+        await editor.getByLabel("Title").fill("Write the quarterly report");
+        await editor.getByLabel("Description").fill("Due Friday");
+        const patched = page.waitForResponse(tasksRequest("PATCH"));
+        await editor.getByRole("button", { name: "Save" }).click();
+        expect((await patched).status() === 200, `PATCH answered ${(await patched).status()}`);
+        await checkbox(page, "Write the quarterly report").waitFor();
+        await taskList(page).getByText("Due Friday").waitFor();
+      });
 
-const taskList = (page) => page.getByRole("list", { name: "Tasks" });
-const checkbox = (page, title) => taskList(page).getByRole("checkbox", { name: title, exact: true });
+      await step("delete one, after confirming (cancel first keeps it)", async () => {
+        await taskList(page).getByRole("button", { name: "Delete “Call the plumber”" }).click();
+        const dialog = page.getByRole("dialog", { name: "Delete this task?" });
+        await dialog.waitFor();
+        await dialog.getByRole("button", { name: "Cancel" }).click();
+        await dialog.waitFor({ state: "detached" });
+        await checkbox(page, "Call the plumber").waitFor();
+        await taskList(page).getByRole("button", { name: "Delete “Call the plumber”" }).click();
+        const deleted = page.waitForResponse(tasksRequest("DELETE"));
+        await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+        expect((await deleted).status() === 204, `DELETE answered ${(await deleted).status()}`);
+        await expectTitles(page, ["Buy oat milk", "Write the quarterly report"], "after deleting");
+      });
+    },
+  },
 
-async function visibleTitles(page) {
-  const list = taskList(page);
-  if (!(await list.count())) return [];
-  return list.locator("li .task-title").allInnerTexts();
-}
+  {
+    name: "filter and search",
+    needs: [CHANGED],
+    page: () => page,
+    async run({ step }) {
+      await step("filter pending / completed / all, and search", async () => {
+        const filters = page.getByRole("group", { name: "Show" });
+        await filters.getByRole("radio", { name: "Completed" }).check();
+        await expectTitles(page, ["Buy oat milk"], "completed filter");
+        await filters.getByRole("radio", { name: "Pending" }).check();
+        await expectTitles(page, ["Write the quarterly report"], "pending filter");
+        await filters.getByRole("radio", { name: "All" }).check();
+        await expectTitles(page, ["Buy oat milk", "Write the quarterly report"], "all filter");
+        const search = page.getByRole("searchbox", { name: "Search tasks" });
+        await search.fill("quarterly");
+        await expectTitles(page, ["Write the quarterly report"], "search 'quarterly'");
+        await search.fill("zzzz-nothing");
+        await page.getByText("No tasks match").waitFor();
+        await search.fill("");
+        await expectTitles(page, ["Buy oat milk", "Write the quarterly report"], "search cleared");
+      });
 
-async function expectTitles(page, expected, message) {
-  await waitFor(async () => {
-    const titles = await visibleTitles(page);
-    return JSON.stringify([...titles].sort()) === JSON.stringify([...expected].sort());
-  }, `${message}: expected ${JSON.stringify(expected)}, saw ${JSON.stringify(await visibleTitles(page))}`);
-}
+      await step("desktop screenshot", async () => {
+        await screenshot(page, "desktop-tasks.png", { fullPage: true });
+      });
+    },
+  },
 
-async function onTaskScreen(page) {
-  await page.getByRole("heading", { name: "Your tasks", level: 1 }).waitFor();
-  await page.getByRole("status").filter({ hasText: "Loading tasks" }).waitFor({ state: "detached" });
-}
+  {
+    name: "reload and a second tab keep the session",
+    needs: [CHANGED],
+    page: () => page,
+    async run({ step }) {
+      await step("reload keeps the session and the tasks as left", async () => {
+        await page.reload();
+        await onTaskScreen(page);
+        await expectTitles(page, ["Buy oat milk", "Write the quarterly report"], "after reload");
+        expect(await checkbox(page, "Buy oat milk").isChecked(), "completed task lost its state");
+        expect(!(await checkbox(page, "Write the quarterly report").isChecked()), "pending task shows completed");
+      });
 
-async function signUp(page, { name, email, password }) {
-  await page.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
-  await page.getByRole("button", { name: "Create an account" }).click();
-  await page.getByRole("heading", { name: "Create your account" }).waitFor();
-  await page.getByLabel("Name").fill(name);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password", { exact: true }).fill(password);
-  await page.getByRole("button", { name: "Create account" }).click();
-}
+      await step("a second tab is signed in too", async () => {
+        const tab = browsers.watch(await ctx.newPage(), "alice tab 2");
+        try {
+          await tab.goto(appUrl);
+          await onTaskScreen(tab);
+          await expectTitles(tab, ["Buy oat milk", "Write the quarterly report"], "second tab");
+          // Both tabs refresh at once: the lock keeps the rotating refresh token from being reused.
+          await Promise.all([page.reload(), tab.reload()]);
+          await onTaskScreen(page);
+          await onTaskScreen(tab);
+        } finally {
+          await tab.close();
+        }
+      });
+    },
+  },
 
-async function signIn(page, { email, password }) {
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password", { exact: true }).fill(password);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-}
-
-async function addTask(page, title, description) {
-  const form = page.getByRole("region", { name: "Add a task" });
-  await form.getByLabel("Title").fill(title);
-  if (description) await form.getByLabel("Description").fill(description);
-  const created = page.waitForResponse((r) => r.url() === `${tasksUrl}/api/tasks` && r.request().method() === "POST");
-  await form.getByRole("button", { name: "Add task" }).click();
-  expect((await created).status() === 201, `POST /api/tasks answered ${(await created).status()}`);
-  await checkbox(page, title).waitFor();
-}
-
-const tasksRequest = (method) => (r) =>
-  r.url().startsWith(`${tasksUrl}/api/tasks/`) && r.request().method() === method;
-
-// ---- the scenario -------------------------------------------------------------------------
-async function main() {
-  mkdirSync(resultsDir, { recursive: true });
-  rmSync(join(resultsDir, "failure.png"), { force: true });
-  const server = await serveDist();
-  const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  const alice = { name: "Alice Example", email: `alice-${stamp}@example.com`, password: "violet-otter-harbour-42" };
-  const bob = { name: "", email: `bob-${stamp}@example.com`, password: "maple-quartz-lantern-77" };
-  const desktop = { width: 1280, height: 860 };
-  const phone = { width: 375, height: 812 };
-  const contexts = [];
-
-  try {
-    const ctx = await launchProfile(desktop);
-    contexts.push(ctx);
-    const page = watch(ctx.pages()[0] ?? (await ctx.newPage()), "alice");
-    currentPage = page;
-
-    await step("the app loads and, with no session, shows the sign-in form", async () => {
-      await page.goto(appUrl);
-      await page.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
-      expect((await page.title()).includes("Sign in"), `title is ${await page.title()}`);
-    });
-
-    await step("sign-up shows the service's field-level error next to the password", async () => {
-      await signUp(page, { ...alice, password: "password" });
-      const alert = page.getByRole("alert").filter({ hasText: /password/i });
-      await alert.waitFor();
-      const pw = page.getByLabel("Password", { exact: true });
-      expect((await pw.getAttribute("aria-invalid")) === "true", "password field is not marked invalid");
-      const describedBy = (await pw.getAttribute("aria-describedby")) ?? "";
-      const errorId = await alert.getAttribute("id");
-      expect(errorId && describedBy.split(" ").includes(errorId), "the error is not tied to the field");
-      await page.screenshot({ path: join(resultsDir, "desktop-signup-error.png") });
-    });
-
-    await step("sign up → the empty task list", async () => {
-      await page.getByLabel("Password", { exact: true }).fill(alice.password);
-      await page.getByRole("button", { name: "Create account" }).click();
-      await onTaskScreen(page);
-      await page.getByText("No tasks yet").waitFor();
-      expect((await page.getByText(alice.name).count()) > 0, "the user's name is not shown");
-    });
-
-    await step("no token is visible to page scripts", async () => {
-      const storage = await page.evaluate(() => ({
-        local: Object.keys(localStorage).length,
-        session: Object.keys(sessionStorage).length,
-        cookie: document.cookie,
-      }));
-      expect(storage.local === 0 && storage.session === 0, `storage holds ${JSON.stringify(storage)}`);
-      expect(!/refresh_token/.test(storage.cookie), "the refresh cookie is readable from script");
-    });
-
-    await step("add three tasks (one with a description)", async () => {
-      await addTask(page, "Buy oat milk", "Two litres, the barista kind");
-      await addTask(page, "Write the report");
-      await addTask(page, "Call the plumber");
-      await expectTitles(page, ["Buy oat milk", "Write the report", "Call the plumber"], "after adding");
-      const first = taskList(page).getByRole("listitem").first();
-      expect((await first.innerText()).includes("Call the plumber"), "newest task is not first");
-    });
-
-    await step("complete one (its checkbox is named by the title)", async () => {
-      const box = checkbox(page, "Buy oat milk");
-      const patched = page.waitForResponse(tasksRequest("PATCH"));
-      await box.check();
-      expect((await patched).status() === 200, `PATCH answered ${(await patched).status()}`);
-      await waitFor(() => box.isChecked(), "the checkbox did not stay checked");
-    });
-
-    await step("edit one (title and description)", async () => {
-      await taskList(page).getByRole("button", { name: "Edit “Write the report”" }).click();
-      const editor = page.getByRole("form", { name: "Edit “Write the report”" });
-      await editor.getByLabel("Title").fill("Write the quarterly report");
-      await editor.getByLabel("Description").fill("Due Friday");
-      const patched = page.waitForResponse(tasksRequest("PATCH"));
-      await editor.getByRole("button", { name: "Save" }).click();
-      expect((await patched).status() === 200, `PATCH answered ${(await patched).status()}`);
-      await checkbox(page, "Write the quarterly report").waitFor();
-      await taskList(page).getByText("Due Friday").waitFor();
-    });
-
-    await step("delete one, after confirming (cancel first keeps it)", async () => {
-      await taskList(page).getByRole("button", { name: "Delete “Call the plumber”" }).click();
-      const dialog = page.getByRole("dialog", { name: "Delete this task?" });
-      await dialog.waitFor();
-      await dialog.getByRole("button", { name: "Cancel" }).click();
-      await dialog.waitFor({ state: "detached" });
-      await checkbox(page, "Call the plumber").waitFor();
-      await taskList(page).getByRole("button", { name: "Delete “Call the plumber”" }).click();
-      const deleted = page.waitForResponse(tasksRequest("DELETE"));
-      await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
-      expect((await deleted).status() === 204, `DELETE answered ${(await deleted).status()}`);
-      await expectTitles(page, ["Buy oat milk", "Write the quarterly report"], "after deleting");
-    });
-
-    await step("filter pending / completed / all, and search", async () => {
-      const filters = page.getByRole("group", { name: "Show" });
-      await filters.getByRole("radio", { name: "Completed" }).check();
-      await expectTitles(page, ["Buy oat milk"], "completed filter");
-      await filters.getByRole("radio", { name: "Pending" }).check();
-      await expectTitles(page, ["Write the quarterly report"], "pending filter");
-      await filters.getByRole("radio", { name: "All" }).check();
-      await expectTitles(page, ["Buy oat milk", "Write the quarterly report"], "all filter");
-      const search = page.getByRole("searchbox", { name: "Search tasks" });
-      await search.fill("quarterly");
-      await expectTitles(page, ["Write the quarterly report"], "search 'quarterly'");
-      await search.fill("zzzz-nothing");
-      await page.getByText("No tasks match").waitFor();
-      await search.fill("");
-      await expectTitles(page, ["Buy oat milk", "Write the quarterly report"], "search cleared");
-    });
-
-    await step("desktop screenshot", async () => {
-      await page.screenshot({ path: join(resultsDir, "desktop-tasks.png"), fullPage: true });
-    });
-
-    await step("reload keeps the session and the tasks as left", async () => {
-      await page.reload();
-      await onTaskScreen(page);
-      await expectTitles(page, ["Buy oat milk", "Write the quarterly report"], "after reload");
-      expect(await checkbox(page, "Buy oat milk").isChecked(), "completed task lost its state");
-      expect(!(await checkbox(page, "Write the quarterly report").isChecked()), "pending task shows completed");
-    });
-
-    await step("a second tab is signed in too", async () => {
-      const tab = watch(await ctx.newPage(), "alice tab 2");
-      await tab.goto(appUrl);
-      await onTaskScreen(tab);
-      await expectTitles(tab, ["Buy oat milk", "Write the quarterly report"], "second tab");
-      // Both tabs refresh at once: the lock keeps the rotating refresh token from being reused.
-      await Promise.all([page.reload(), tab.reload()]);
-      await onTaskScreen(page);
-      await onTaskScreen(tab);
-      await tab.close();
-    });
-
-    await step("tokens are refreshed before they expire, in two tabs at once, without a sign-out", async () => {
+  {
+    name: "tokens are refreshed before they expire, in two tabs at once, without a sign-out",
+    needs: [CHANGED],
+    page: () => page,
+    async run() {
       if (!(accessTtl > 0 && accessTtl <= 90)) {
-        console.log(`    # skipped: E2E_ACCESS_TOKEN_TTL=${accessTtl || "unset"} (run the auth-service with a short ACCESS_TOKEN_TTL)`);
-        return;
+        throw new Skip(
+          `E2E_ACCESS_TOKEN_TTL=${accessTtl || "unset"}: run the auth-service with a short ACCESS_TOKEN_TTL`,
+        );
       }
-      const tab = watch(await ctx.newPage(), "alice tab 3");
+      const tab = browsers.watch(await ctx.newPage(), "alice tab 3");
       const seen = { refreshed: 0, refused: 0, tasks401: 0 };
       const count = (r) => {
         if (r.url() === `${authUrl}/api/auth/refresh` && r.request().method() === "POST") {
@@ -346,87 +228,114 @@ async function main() {
         }
         if (r.url().startsWith(`${tasksUrl}/`) && r.status() === 401) seen.tasks401++;
       };
-      await tab.goto(appUrl);
-      await onTaskScreen(tab);
-      page.on("response", count);
-      tab.on("response", count);
-      // Past a whole access-token lifetime: the timers must have refreshed (the lock and the
-      // broadcast keep the two tabs from presenting the same rotating refresh token).
-      await page.waitForTimeout((accessTtl + 6) * 1000);
-      for (const p of [page, tab]) {
-        const filters = p.getByRole("group", { name: "Show" });
-        await filters.getByRole("radio", { name: "Pending" }).check();
-        await expectTitles(p, ["Write the quarterly report"], "pending after the token lifetime");
-        await filters.getByRole("radio", { name: "All" }).check();
-        await expectTitles(p, ["Buy oat milk", "Write the quarterly report"], "all after the token lifetime");
+      try {
+        await tab.goto(appUrl);
+        await onTaskScreen(tab);
+        page.on("response", count);
+        tab.on("response", count);
+        // Past a whole access-token lifetime: the timers must have refreshed (the lock and the
+        // broadcast keep the two tabs from presenting the same rotating refresh token).
+        await page.waitForTimeout((accessTtl + 6) * 1000);
+        for (const p of [page, tab]) {
+          const filters = p.getByRole("group", { name: "Show" });
+          await filters.getByRole("radio", { name: "Pending" }).check();
+          await expectTitles(p, ["Write the quarterly report"], "pending after the token lifetime");
+          await filters.getByRole("radio", { name: "All" }).check();
+          await expectTitles(p, ["Buy oat milk", "Write the quarterly report"], "all after the token lifetime");
+        }
+      } finally {
+        page.off("response", count);
+        tab.off("response", count);
+        await tab.close();
       }
-      page.off("response", count);
-      tab.off("response", count);
-      await tab.close();
       expect(seen.refreshed >= 1, `no refresh happened in ${accessTtl + 6}s (${JSON.stringify(seen)})`);
       expect(seen.refused === 0, `a refresh was refused (${JSON.stringify(seen)})`);
       expect(seen.tasks401 === 0, `the task-service saw an expired token (${JSON.stringify(seen)})`);
       console.log(`    # ${seen.refreshed} refresh(es) across both tabs, none refused`);
-    });
+    },
+  },
 
-    await step("phone layout: 375 px screenshot, nothing wider than the screen at 375 and 320 px", async () => {
-      for (const width of [375, 320]) {
-        await page.setViewportSize({ ...phone, width });
-        await page.waitForTimeout(150);
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-        expect(overflow <= 0, `the page scrolls sideways by ${overflow}px at ${width} px`);
-        const sticking = await page.evaluate(() =>
-          [...document.querySelectorAll("body *")]
-            .filter((el) => el.getBoundingClientRect().width > 1 && el.getBoundingClientRect().right > window.innerWidth + 0.5)
-            .map((el) => `${el.tagName.toLowerCase()}.${el.className}`),
-        );
-        expect(sticking.length === 0, `at ${width} px these stick out: ${sticking.join(", ")}`);
-        if (width === 375) await page.screenshot({ path: join(resultsDir, "phone-tasks.png"), fullPage: true });
+  {
+    name: "phone layout: 375 px screenshot, nothing wider than the screen at 375 and 320 px",
+    needs: [SIGNED_UP],
+    page: () => page,
+    async run() {
+      try {
+        for (const width of [375, 320]) {
+          await page.setViewportSize({ ...phone, width });
+          await page.waitForTimeout(150);
+          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+          expect(overflow <= 0, `the page scrolls sideways by ${overflow}px at ${width} px`);
+          const sticking = await page.evaluate(() =>
+            [...document.querySelectorAll("body *")]
+              .filter((el) => el.getBoundingClientRect().width > 1 && el.getBoundingClientRect().right > window.innerWidth + 0.5)
+              .map((el) => `${el.tagName.toLowerCase()}.${el.className}`),
+          );
+          expect(sticking.length === 0, `at ${width} px these stick out: ${sticking.join(", ")}`);
+          if (width === 375) await screenshot(page, "phone-tasks.png", { fullPage: true });
+        }
+      } finally {
+        await page.setViewportSize(desktop);
       }
-      await page.setViewportSize(desktop);
-    });
+    },
+  },
 
-    await step("sign out → the sign-in form, and a reload stays signed out", async () => {
-      const signedOut = page.waitForResponse((r) => r.url() === `${authUrl}/api/auth/signout`);
-      await page.getByRole("button", { name: "Sign out" }).click();
-      expect((await signedOut).status() === 204, `signout answered ${(await signedOut).status()}`);
-      await page.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
-      await page.reload();
-      await page.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
-    });
+  {
+    name: "sign out, a wrong password, a network failure, and back in to the tasks as left",
+    needs: [CHANGED],
+    page: () => page,
+    async run({ step }) {
+      await step("sign out → the sign-in form, and a reload stays signed out", async () => {
+        const signedOut = page.waitForResponse((r) => r.url() === `${authUrl}/api/auth/signout`);
+        await page.getByRole("button", { name: "Sign out" }).click();
+        expect((await signedOut).status() === 204, `signout answered ${(await signedOut).status()}`);
+        await page.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
+        await page.reload();
+        await page.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
+      });
 
-    await step("a wrong password shows an alert", async () => {
-      await signIn(page, { email: alice.email, password: "not-the-password-1" });
-      await page.getByRole("alert").filter({ hasText: "Wrong email or password" }).waitFor();
-      await page.setViewportSize(phone);
-      await page.screenshot({ path: join(resultsDir, "phone-signin-error.png"), fullPage: true });
-      await page.setViewportSize(desktop);
-    });
+      await step("a wrong password shows an alert", async () => {
+        await signIn(page, { email: alice.email, password: "not-the-password-1" });
+        await page.getByRole("alert").filter({ hasText: "Wrong email or password" }).waitFor();
+        try {
+          await page.setViewportSize(phone);
+          await screenshot(page, "phone-signin-error.png", { fullPage: true });
+        } finally {
+          await page.setViewportSize(desktop);
+        }
+      });
 
-    await step("a network failure says so and offers a retry that works", async () => {
-      const block = (route) => route.abort("connectionrefused");
-      await page.route(`${authUrl}/**`, block);
-      await signIn(page, alice);
-      const alert = page.getByRole("alert").filter({ hasText: "Can't reach the server" });
-      await alert.waitFor();
-      await page.unroute(`${authUrl}/**`, block);
-      await alert.getByRole("button", { name: "Try again" }).click();
-      await onTaskScreen(page);
-    });
+      await step("a network failure says so and offers a retry that works", async () => {
+        const block = (route) => route.abort("connectionrefused");
+        await page.route(`${authUrl}/**`, block);
+        try {
+          await signIn(page, alice);
+          const alert = page.getByRole("alert").filter({ hasText: "Can't reach the server" });
+          await alert.waitFor();
+          await page.unroute(`${authUrl}/**`, block);
+          await alert.getByRole("button", { name: "Try again" }).click();
+          await onTaskScreen(page);
+        } finally {
+          await page.unroute(`${authUrl}/**`, block);
+        }
+      });
 
-    await step("signed in again: the tasks are as left", async () => {
-      await expectTitles(page, ["Buy oat milk", "Write the quarterly report"], "after signing in again");
-      expect(await checkbox(page, "Buy oat milk").isChecked(), "completed task lost its state");
-      expect(!(await checkbox(page, "Write the quarterly report").isChecked()), "pending task shows completed");
-    });
+      await step("signed in again: the tasks are as left", async () => {
+        await expectTitles(page, ["Buy oat milk", "Write the quarterly report"], "after signing in again");
+        expect(await checkbox(page, "Buy oat milk").isChecked(), "completed task lost its state");
+        expect(!(await checkbox(page, "Write the quarterly report").isChecked()), "pending task shows completed");
+      });
+    },
+  },
 
-    // A second person, in a browser profile of their own.
-    const ctx2 = await launchProfile(phone);
-    contexts.push(ctx2);
-    const page2 = watch(ctx2.pages()[0] ?? (await ctx2.newPage()), "bob");
-    currentPage = page2;
-
-    await step("signing up with a taken email says so next to the email field", async () => {
+  {
+    name: TAKEN_EMAIL,
+    needs: [SIGNED_UP],
+    page: () => page2,
+    async run() {
+      // A second person, in a browser profile of their own.
+      const ctx2 = await browsers.launch(phone);
+      page2 = browsers.watch(ctx2.pages()[0] ?? (await ctx2.newPage()), "bob");
       await page2.goto(appUrl);
       await signUp(page2, { ...bob, email: alice.email.toUpperCase() });
       const alert = page2.getByRole("alert").filter({ hasText: "already exists" });
@@ -434,18 +343,29 @@ async function main() {
       const email = page2.getByLabel("Email");
       expect(((await email.getAttribute("aria-describedby")) ?? "").includes(await alert.getAttribute("id")), "not tied to the email field");
       await alert.getByRole("button", { name: "Sign in instead" }).waitFor();
-    });
+    },
+  },
 
-    await step("a second user sees none of the first user's tasks", async () => {
+  {
+    name: SECOND_USER,
+    // Goes on from the sign-up form that the taken email left, with Bob's own email.
+    needs: [TAKEN_EMAIL],
+    page: () => page2,
+    async run() {
       await page2.getByLabel("Email").fill(bob.email);
       await page2.getByRole("button", { name: "Create account" }).click();
       await onTaskScreen(page2);
       await page2.getByText("No tasks yet").waitFor();
       expect((await visibleTitles(page2)).length === 0, "the second user sees tasks");
-      await page2.screenshot({ path: join(resultsDir, "phone-empty.png"), fullPage: true });
-    });
+      await screenshot(page2, "phone-empty.png", { fullPage: true });
+    },
+  },
 
-    await step("keyboard alone: add, complete and delete a task", async () => {
+  {
+    name: KEYBOARD,
+    needs: [SECOND_USER],
+    page: () => page2,
+    async run() {
       const focused = () => page2.evaluate(() => {
         const el = document.activeElement;
         return el ? `${el.tagName.toLowerCase()}|${el.getAttribute("aria-label") ?? ""}|${el.labels?.[0]?.textContent ?? ""}` : "";
@@ -471,17 +391,17 @@ async function main() {
       await page2.keyboard.press("Tab"); // Cancel → Delete
       await page2.keyboard.press("Enter");
       await page2.getByText("No tasks yet").waitFor();
-    });
+    },
+  },
 
-    await step("a long list loads more with the service's cursor", async () => {
+  {
+    name: "a long list loads more with the service's cursor",
+    // Counts on Bob's list being empty before it seeds its own tasks.
+    needs: [SECOND_USER, KEYBOARD],
+    page: () => page2,
+    async run() {
       // Seed 23 tasks straight through the APIs (a non-browser client: refresh token in the body).
-      const res = await fetch(`${authUrl}/api/auth/signin`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ email: bob.email, password: bob.password }),
-      });
-      expect(res.status === 200, `API sign-in answered ${res.status}`);
-      const { access_token: token } = await res.json();
+      const token = await apiSignIn(bob);
       for (let i = 1; i <= 23; i++) {
         const created = await fetch(`${tasksUrl}/api/tasks`, {
           method: "POST",
@@ -496,29 +416,31 @@ async function main() {
       const titles = await visibleTitles(page2);
       expect(titles[0] === "Seeded task 23", `newest first expected, got ${titles[0]}`);
       await page2.getByRole("button", { name: "Load more" }).scrollIntoViewIfNeeded();
-      await page2.screenshot({ path: join(resultsDir, "phone-load-more.png") });
+      await screenshot(page2, "phone-load-more.png");
       await page2.getByRole("button", { name: "Load more" }).click();
       await waitFor(async () => (await visibleTitles(page2)).length === 23, "Load more did not bring the rest");
       expect((await page2.getByRole("button", { name: "Load more" }).count()) === 0, "Load more is still offered");
       expect(new Set(await visibleTitles(page2)).size === 23, "duplicates after Load more");
-    });
+    },
+  },
 
-    await step("no script errors in any page", async () => {
-      expect(pageErrors.length === 0, `errors:\n${pageErrors.join("\n")}`);
-    });
-  } finally {
-    for (const c of contexts) await c.close().catch(() => {});
-    server.close();
-    for (const d of profiles) rmSync(d, { recursive: true, force: true });
-  }
-}
+  {
+    name: "no script errors in any page",
+    async run() {
+      expect(browsers.pageErrors.length === 0, `errors:\n${browsers.pageErrors.join("\n")}`);
+    },
+  },
+];
 
-main()
-  .catch(() => {
-    // already reported by step()
-    if (!failed) failed = 1;
-  })
-  .finally(() => {
-    console.log(`e2e: ${passed} passed, ${failed} failed`);
-    process.exitCode = failed ? 1 : 0;
-  });
+const ok = await runScenarios(scenarios, {
+  async setup() {
+    server = await serveDist();
+    ctx = await browsers.launch(desktop);
+    page = browsers.watch(ctx.pages()[0] ?? (await ctx.newPage()), "alice");
+  },
+  async teardown() {
+    await browsers.close();
+    server?.close();
+  },
+});
+process.exitCode = ok ? 0 : 1;

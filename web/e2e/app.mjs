@@ -1,0 +1,66 @@
+// Helpers on the app's pages, found the way a person (or a screen reader) finds things: by role,
+// label and name.
+import { authUrl, expect, tasksUrl, waitFor } from "./harness.mjs";
+
+export const taskList = (page) => page.getByRole("list", { name: "Tasks" });
+export const checkbox = (page, title) => taskList(page).getByRole("checkbox", { name: title, exact: true });
+
+export async function visibleTitles(page) {
+  const list = taskList(page);
+  if (!(await list.count())) return [];
+  return list.locator("li .task-title").allInnerTexts();
+}
+
+export async function expectTitles(page, expected, message) {
+  await waitFor(async () => {
+    const titles = await visibleTitles(page);
+    return JSON.stringify([...titles].sort()) === JSON.stringify([...expected].sort());
+  }, `${message}: expected ${JSON.stringify(expected)}, saw ${JSON.stringify(await visibleTitles(page))}`);
+}
+
+export async function onTaskScreen(page) {
+  await page.getByRole("heading", { name: "Your tasks", level: 1 }).waitFor();
+  await page.getByRole("status").filter({ hasText: "Loading tasks" }).waitFor({ state: "detached" });
+}
+
+export async function signUp(page, { name, email, password }) {
+  await page.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
+  await page.getByRole("button", { name: "Create an account" }).click();
+  await page.getByRole("heading", { name: "Create your account" }).waitFor();
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+}
+
+export async function signIn(page, { email, password }) {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+}
+
+export async function addTask(page, title, description) {
+  const form = page.getByRole("region", { name: "Add a task" });
+  await form.getByLabel("Title").fill(title);
+  if (description) await form.getByLabel("Description").fill(description);
+  const created = page.waitForResponse((r) => r.url() === `${tasksUrl}/api/tasks` && r.request().method() === "POST");
+  await form.getByRole("button", { name: "Add task" }).click();
+  expect((await created).status() === 201, `POST /api/tasks answered ${(await created).status()}`);
+  await checkbox(page, title).waitFor();
+}
+
+/** Matches a response to `method` on one task (`/api/tasks/{id}`). */
+export const tasksRequest = (method) => (r) =>
+  r.url().startsWith(`${tasksUrl}/api/tasks/`) && r.request().method() === method;
+
+/** Signs in straight through the API, as a non-browser client (refresh token in the body). */
+export async function apiSignIn({ email, password }) {
+  const res = await fetch(`${authUrl}/api/auth/signin`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  expect(res.status === 200, `API sign-in answered ${res.status}`);
+  const { access_token: token } = await res.json();
+  return token;
+}
