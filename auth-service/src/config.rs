@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, ValueEnum};
 use secrecy::SecretString;
+use shared::settings::{BaseCommand, DbArgs, HttpArgs, LogArgs};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -14,11 +15,16 @@ use secrecy::SecretString;
 )]
 pub struct Config {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<BaseCommand>,
 
-    /// PostgreSQL URL (the service uses schema `auth`). `sslmode=require` for Neon.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<SecretString>,
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    #[command(flatten)]
+    pub http: HttpArgs,
+
+    #[command(flatten)]
+    pub log: LogArgs,
 
     /// Address to listen on.
     #[arg(long, env = "AUTH_SERVICE_BIND", default_value = "127.0.0.1:8081")]
@@ -44,10 +50,6 @@ pub struct Config {
     /// (two tabs refreshing at once). Reuse after it revokes the whole session.
     #[arg(long, env = "REFRESH_REUSE_GRACE", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=120))]
     pub refresh_reuse_grace: u64,
-
-    /// Comma-separated browser origins allowed to call with credentials (never `*`).
-    #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000")]
-    pub cors_origins: String,
 
     /// Mark the refresh cookie `Secure` (turn on everywhere but plain-http localhost).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
@@ -103,27 +105,6 @@ pub struct Config {
     /// Take the client IP from the last `X-Forwarded-For` hop (only behind a trusted proxy).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
-
-    /// Maximum pooled database connections.
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
-    pub db_max_connections: u32,
-
-    /// Milliseconds to wait for a database connection before answering 503.
-    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
-    pub db_acquire_timeout_ms: u64,
-
-    /// Milliseconds a request may take before it is answered 503.
-    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 15_000)]
-    pub request_timeout_ms: u64,
-}
-
-#[derive(Debug, Clone, Subcommand)]
-pub enum Command {
-    /// Serve (the default).
-    Serve,
-    /// Probe this service's /readyz on the configured address; exit 0 when ready (for containers
-    /// without a shell or curl).
-    Healthcheck,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -144,7 +125,7 @@ impl Config {
     /// Defaults for tests and embedding: every field as if only `database_url` were set.
     pub fn for_database(url: &str) -> Self {
         let mut c = Config::parse_from(["auth-service"]);
-        c.database_url = Some(SecretString::from(url.to_owned()));
+        c.db.database_url = Some(SecretString::from(url.to_owned()));
         c
     }
 

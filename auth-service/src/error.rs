@@ -40,24 +40,12 @@ impl From<Problem> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            // The pool could not hand out a connection in time, or the server is unreachable:
-            // an outage, not a bug. Answer 503 so clients retry.
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %err, "database unavailable");
-                ApiError::NotReady("The database is unavailable; try again shortly.")
-            }
-            // Connection exceptions (08xxx) and operator intervention (57P01 admin shutdown, ...).
-            sqlx::Error::Database(ref db)
-                if db
-                    .code()
-                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
-            {
-                tracing::warn!(error = %err, "database unavailable");
-                ApiError::NotReady("The database is unavailable; try again shortly.")
-            }
-            other => ApiError::Internal(other.into()),
+        // An outage, not a bug: answer 503 so clients retry.
+        if shared::db::is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return ApiError::NotReady("The database is unavailable; try again shortly.");
         }
+        ApiError::Internal(err.into())
     }
 }
 

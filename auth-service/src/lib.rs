@@ -1,73 +1,48 @@
 //! The auth-service: signs users up and in, issues RS256 access tokens and rotating refresh
-//! tokens, and publishes its public keys as a JWKS. `main.rs` only calls [`run`]; tests build the
-//! very same router with [`app`].
+//! tokens, and publishes its public keys as a JWKS.
+//!
+//! `main.rs` only parses the command line and calls [`Application::build`]; tests build the very
+//! same application and serve it on port 0 through the same server, layers and shutdown.
 
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod kek;
-pub mod keys;
+pub mod openapi;
 pub mod password;
 pub mod rate_limit;
+pub mod refresh_token;
 pub mod routes;
-pub mod sessions;
+pub mod signing;
 pub mod state;
 pub mod tokens;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::Context;
 use axum::Router;
-use axum::http::HeaderName;
-use secrecy::SecretString;
-use shared::db::DbSettings;
-use shared::http::HttpSettings;
-use tokio::net::TcpListener;
+use shared::server::Server;
 
 pub use config::Config;
 pub use state::AppState;
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/auth");
-
 /// The complete router with every layer, as served.
-pub fn app(state: AppState, request_timeout: Duration) -> Router {
-    let http = HttpSettings {
-        cors_origins: state.settings.cors_origins.clone(),
-        allow_headers: vec![HeaderName::from_static(routes::auth::TRANSPORT_HEADER)],
-        expose_headers: vec![],
-        request_timeout,
-    };
-    let router = Router::new()
-        .merge(routes::auth::router())
-        .merge(routes::wellknown::router())
-        .merge(routes::health::router())
-        .merge(routes::docs::router())
-        .with_state(state);
+pub fn app(state: AppState) -> Router {
+    let http = state.http.clone();
+    let router = routes::router().merge(openapi::router()).with_state(state);
     shared::http::finish(router, &http)
 }
 
 /// Connects to the database (applying migrations), loads keys and builds the state.
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
-    let url: SecretString = config
-        .database_url
-        .clone()
-        .context("DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/todo)")?;
-    let pool = shared::db::connect(
-        &DbSettings {
-            url,
-            max_connections: config.db_max_connections,
-            acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
-        },
-        "auth",
-        &MIGRATOR,
-    )
-    .await?;
+    let pool = shared::db::connect(&config.db.settings()?, db::SCHEMA, &db::MIGRATOR).await?;
     AppState::build(config, pool).await
 }
 
 /// Background upkeep: key rotation and pick-up, expired-session purge, rate-limiter memory.
-pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
+fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         tick.tick().await;
@@ -90,21 +65,47 @@ pub fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Serves until SIGINT/SIGTERM, then drains in-flight requests.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let state = build_state(&config).await?;
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.bind))?;
-    tracing::info!(addr = %config.bind, issuer = %state.settings.issuer.iss, kid = %state.keys.current().signing.kid, "auth-service listening");
-    let maintenance = spawn_maintenance(state.clone());
-    let app = app(state, Duration::from_millis(config.request_timeout_ms));
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shared::shutdown::signal())
-    .await?;
-    maintenance.abort();
-    Ok(())
+/// The service bound to its address, ready to run.
+pub struct Application {
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let state = build_state(config).await?;
+        Self::with_state(config, state).await
+    }
+
+    /// Binds `config.bind` and serves `state` there.
+    pub async fn with_state(config: &Config, state: AppState) -> anyhow::Result<Self> {
+        let server = Server::bind(
+            config.bind,
+            app(state.clone()),
+            config.http.serve_settings(),
+        )
+        .await?;
+        Ok(Self { server, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.server.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves (with background upkeep) until `shutdown` resolves, then lets in-flight requests
+    /// finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr()?, issuer = %self.state.settings.issuer.iss, kid = %self.state.keys.current().signing.kid, "auth-service listening");
+        let maintenance = spawn_maintenance(self.state.clone());
+        let result = self.server.run_until_stopped(shutdown).await;
+        maintenance.abort();
+        result
+    }
 }

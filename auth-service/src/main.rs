@@ -1,6 +1,7 @@
 use clap::Parser;
 
-use auth_service::config::{Command, Config};
+use auth_service::{Application, Config};
+use shared::settings::BaseCommand;
 
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
@@ -19,11 +20,17 @@ fn main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async move {
-        if let Some(Command::Healthcheck) = config.command {
+        if let Some(BaseCommand::Healthcheck) = config.command {
             return shared::healthcheck::probe(config.bind).await;
         }
-        shared::telemetry::init("info,sqlx=warn,tower_http=info");
-        match auth_service::run(config).await {
+        config.log.init("info,sqlx=warn,tower_http=info");
+        let run = async {
+            Application::build(&config)
+                .await?
+                .run_until_stopped(shared::shutdown::signal())
+                .await
+        };
+        match run.await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), "auth-service failed to start");

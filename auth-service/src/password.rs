@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use secrecy::{ExposeSecret, SecretString};
 use shared::FieldError;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
@@ -130,14 +131,14 @@ impl Hasher {
         Ok(hasher)
     }
 
-    pub async fn hash(&self, password: String) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
         let permit = self.permits.clone().acquire_owned().await?;
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             // Held by the blocking work, not the request: a client that disconnects mid-hash
             // must not free a permit while the hash (and its 19 MiB) is still running.
             let _permit = permit;
-            this.hash_now(password.as_bytes())
+            this.hash_now(password.expose_secret().as_bytes())
         })
         .await?
     }
@@ -146,7 +147,7 @@ impl Hasher {
     /// paths do the same work.
     pub async fn verify(
         &self,
-        password: String,
+        password: SecretString,
         stored: Option<String>,
     ) -> anyhow::Result<Verified> {
         let permit = self.permits.clone().acquire_owned().await?;
@@ -155,7 +156,7 @@ impl Hasher {
             let _permit = permit;
             let is_real = stored.is_some();
             let phc = stored.as_deref().unwrap_or(this.dummy.as_str());
-            let (matched, params) = this.verify_now(password.as_bytes(), phc)?;
+            let (matched, params) = this.verify_now(password.expose_secret().as_bytes(), phc)?;
             let outdated = matched
                 && (params.m_cost() != this.params.m_cost()
                     || params.t_cost() != this.params.t_cost()

@@ -4,13 +4,15 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::HeaderName;
+use shared::http::HttpSettings;
 use sqlx::PgPool;
 
 use crate::config::{Config, SameSite};
 use crate::kek::KekRing;
-use crate::keys::{KeyPolicy, Keys};
 use crate::password::{HashParams, Hasher};
 use crate::rate_limit::Limits;
+use crate::signing::{KeyPolicy, Keys};
 use crate::tokens::Issuer;
 
 #[derive(Clone, Debug)]
@@ -23,6 +25,8 @@ pub struct Inner {
     pub hasher: Hasher,
     pub limits: Limits,
     pub settings: Settings,
+    /// CORS and request limits, for the router's layers and the refresh cookie's origin check.
+    pub http: HttpSettings,
 }
 
 impl std::fmt::Debug for Issuer {
@@ -42,7 +46,6 @@ pub struct Settings {
     pub cookie_secure: bool,
     pub cookie_samesite: SameSite,
     pub jwks_max_age: u64,
-    pub cors_origins: Vec<String>,
 }
 
 impl Deref for AppState {
@@ -89,7 +92,6 @@ impl AppState {
             cookie_secure: config.cookie_secure,
             cookie_samesite: config.cookie_samesite,
             jwks_max_age: config.jwks_max_age,
-            cors_origins: shared::http::parse_origins(&config.cors_origins)?,
         };
         let limits = Limits::new(
             config.rate_limit_per_ip,
@@ -102,6 +104,9 @@ impl AppState {
             hasher,
             limits,
             settings,
+            http: config.http.http_settings(vec![HeaderName::from_static(
+                crate::routes::auth::TRANSPORT_HEADER,
+            )])?,
         })))
     }
 }

@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::keys::KeySet;
+use crate::signing::KeySet;
 
 pub const TYP: &str = "at+jwt";
 

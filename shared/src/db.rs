@@ -24,6 +24,17 @@ pub struct DbSettings {
     pub acquire_timeout: Duration,
 }
 
+impl DbSettings {
+    /// The connect options every connection of `application` uses.
+    pub fn connect_options(&self, application: &str) -> anyhow::Result<PgConnectOptions> {
+        Ok(PgConnectOptions::from_str(self.url.expose_secret())
+            .context("DATABASE_URL is not a valid postgres:// URL")?
+            .application_name(application)
+            .log_statements(tracing::log::LevelFilter::Debug)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500)))
+    }
+}
+
 /// Connects, creates the schema if needed and applies pending migrations.
 pub async fn connect(
     settings: &DbSettings,
@@ -34,11 +45,7 @@ pub async fn connect(
         schema.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
         "schema name must be a plain identifier"
     );
-    let options = PgConnectOptions::from_str(settings.url.expose_secret())
-        .context("DATABASE_URL is not a valid postgres:// URL")?
-        .application_name(schema)
-        .log_statements(tracing::log::LevelFilter::Debug)
-        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+    let options = settings.connect_options(schema)?;
 
     migrate(&options, schema, migrator).await?;
 
@@ -100,4 +107,54 @@ async fn migrate(
 /// Whether the database answers right now (for `/readyz`).
 pub async fn ping(pool: &PgPool) -> bool {
     sqlx::query("SELECT 1").execute(pool).await.is_ok()
+}
+
+/// Whether `error` means "the database is not there right now" (answer 503 and let the client
+/// retry) rather than a bad query (a bug: 500).
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE class 08 (connection exception), 57P01-57P03 (admin shutdown, crash shutdown,
+        // cannot connect now), 53300 (too many connections).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300"),
+        _ => false,
+    }
+}
+
+/// The name of the constraint a statement violated, if it violated one.
+pub fn violated_constraint(error: &sqlx::Error) -> Option<&str> {
+    error.as_database_error().and_then(|db| db.constraint())
+}
+
+/// Maps a named constraint's violation to a domain error, so the database — not a racy
+/// read-then-write — decides "email taken" (after realworld-axum-sqlx's `on_constraint`).
+pub trait ConstraintExt<T> {
+    fn on_constraint<E: From<sqlx::Error>>(
+        self,
+        name: &str,
+        map: impl FnOnce() -> E,
+    ) -> Result<T, E>;
+}
+
+impl<T> ConstraintExt<T> for Result<T, sqlx::Error> {
+    fn on_constraint<E: From<sqlx::Error>>(
+        self,
+        name: &str,
+        map: impl FnOnce() -> E,
+    ) -> Result<T, E> {
+        self.map_err(|error| {
+            if violated_constraint(&error) == Some(name) {
+                map()
+            } else {
+                E::from(error)
+            }
+        })
+    }
 }

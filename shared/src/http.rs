@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{BoxError, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
@@ -106,7 +107,15 @@ pub fn finish(router: Router, settings: &HttpSettings) -> Router {
                             // The path only: query strings can carry search text a user typed.
                             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
                         })
-                        .on_response(log_response),
+                        .on_response(log_response)
+                        // Statuses are logged by `log_response`; the classifier would log every
+                        // 5xx — a readiness 503 included — at ERROR. Only a failure of the
+                        // service itself (no response at all) is an error here.
+                        .on_failure(|class: ServerErrorsFailureClass, _latency: Duration, _span: &tracing::Span| {
+                            if let ServerErrorsFailureClass::Error(error) = class {
+                                tracing::error!(%error, "request failed");
+                            }
+                        }),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(SetResponseHeaderLayer::overriding(
@@ -124,14 +133,16 @@ pub fn finish(router: Router, settings: &HttpSettings) -> Router {
         )
 }
 
-/// One line per response: refusals and failures at INFO, successes at DEBUG. Formatting and
-/// writing a line for every success cost 8–12 % of a task-list request in the benchmarks, and
-/// successes are what metrics, not logs, should count. (5xx are also logged at ERROR by the trace
-/// layer's failure classifier.)
+/// One line per response: 5xx at WARN (a 500's cause is logged at ERROR where it happened; a 503
+/// is an outage or a refusal an operator watches, not a page), refusals (4xx, 401 and 429 among
+/// them) at INFO, successes at DEBUG. Formatting and writing a line for every success cost 8–12 %
+/// of a task-list request in the benchmarks, and successes are what metrics, not logs, count.
 fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, _span: &tracing::Span) {
     let status = res.status().as_u16();
     let latency_ms = latency.as_secs_f64() * 1000.0;
-    if status >= 400 {
+    if status >= 500 {
+        tracing::warn!(status, latency_ms, "response");
+    } else if status >= 400 {
         tracing::info!(status, latency_ms, "response");
     } else {
         tracing::debug!(status, latency_ms, "response");

@@ -1,21 +1,25 @@
-//! Structured logging. `LOG_FORMAT=json` for machines, a compact human format otherwise;
-//! `RUST_LOG` filters as usual.
+//! Structured logging: a compact human format or one JSON object per line, filtered with
+//! tracing's `EnvFilter` syntax. The settings come from [`crate::settings::LogArgs`].
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-pub fn init(default_filter: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let json = std::env::var("LOG_FORMAT")
-        .map(|v| v.eq_ignore_ascii_case("json"))
-        .unwrap_or(false);
+use crate::settings::LogFormat;
+
+/// Installs the global subscriber. An invalid filter falls back to `info` rather than silence.
+pub fn init(filter: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     // try_init: tests may build several apps in one process.
-    let _ = if json {
-        registry
+    let _ = match format {
+        LogFormat::Json => registry
             .with(fmt::layer().json().flatten_event(true))
-            .try_init()
-    } else {
-        registry.with(fmt::layer().compact()).try_init()
+            .try_init(),
+        LogFormat::Text => registry.with(fmt::layer().compact()).try_init(),
     };
+}
+
+/// For tests: `RUST_LOG` if set, else `default_filter`, as text.
+pub fn init_for_tests(default_filter: &str) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default_filter.to_owned());
+    init(&filter, LogFormat::Text);
 }

@@ -5,8 +5,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use secrecy::SecretString;
+use shared::settings::{BaseCommand, DbArgs, HttpArgs, LogArgs};
 
 /// Everything the server needs, parsed once. Tests start from [`Config::for_database`] and
 /// override fields.
@@ -18,11 +19,16 @@ use secrecy::SecretString;
 )]
 pub struct Config {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<BaseCommand>,
 
-    /// Postgres URL (`sslmode=require` works, as Neon needs). The service uses only schema `tasks`.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<SecretString>,
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    #[command(flatten)]
+    pub http: HttpArgs,
+
+    #[command(flatten)]
+    pub log: LogArgs,
 
     /// Address to listen on.
     #[arg(
@@ -46,10 +52,6 @@ pub struct Config {
     #[arg(long, env = "AUDIENCE", default_value = "task-service")]
     pub audience: String,
 
-    /// Comma-separated browser origins allowed to call the API (CORS); never `*`.
-    #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000")]
-    pub cors_origins: String,
-
     /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
     #[arg(long, env = "TOKEN_LEEWAY_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=300))]
     pub token_leeway_secs: u64,
@@ -65,57 +67,14 @@ pub struct Config {
     /// A token with an unknown `kid` triggers at most one refetch per this many seconds.
     #[arg(long, env = "JWKS_UNKNOWN_KID_COOLDOWN_SECS", default_value_t = 30)]
     pub jwks_unknown_kid_cooldown_secs: u64,
-
-    /// Maximum pooled database connections.
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
-    pub db_max_connections: u32,
-
-    /// Milliseconds to wait for a database connection before answering 503.
-    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
-    pub db_acquire_timeout_ms: u64,
-
-    /// Milliseconds a request may take before it is answered 503.
-    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 15_000)]
-    pub request_timeout_ms: u64,
-}
-
-#[derive(Debug, Clone, Subcommand)]
-pub enum Command {
-    /// Serve (the default).
-    Serve,
-    /// GET this service's /readyz on the configured address; exit 0 when ready, 1 otherwise (for
-    /// containers without a shell or curl).
-    Healthcheck,
 }
 
 impl Config {
     /// Defaults for tests and embedding: every field as if only `DATABASE_URL` were set.
     pub fn for_database(url: &str) -> Self {
         let mut config = Config::parse_from(["task-service"]);
-        config.database_url = Some(SecretString::from(url.to_owned()));
+        config.db.database_url = Some(SecretString::from(url.to_owned()));
         config
-    }
-
-    pub fn db_settings(&self) -> anyhow::Result<shared::db::DbSettings> {
-        let url = self.database_url.clone().ok_or_else(|| {
-            anyhow::anyhow!(
-                "DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/todo)"
-            )
-        })?;
-        Ok(shared::db::DbSettings {
-            url,
-            max_connections: self.db_max_connections,
-            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
-        })
-    }
-
-    pub fn http_settings(&self) -> anyhow::Result<shared::http::HttpSettings> {
-        Ok(shared::http::HttpSettings {
-            cors_origins: shared::http::parse_origins(&self.cors_origins)?,
-            allow_headers: Vec::new(),
-            expose_headers: Vec::new(),
-            request_timeout: Duration::from_millis(self.request_timeout_ms),
-        })
     }
 
     pub fn jwks_settings(&self) -> crate::auth::JwksSettings {

@@ -27,33 +27,15 @@ pub enum ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        if is_unavailable(&error) {
+        if shared::db::is_unavailable(&error) {
             return Self::Unavailable(error);
         }
-        if let Some(db) = error.as_database_error()
-            && let Some(field_error) = db.constraint().and_then(constraint_field_error)
+        if let Some(field_error) =
+            shared::db::violated_constraint(&error).and_then(constraint_field_error)
         {
             return Self::Validation(vec![field_error]);
         }
         Self::Internal(anyhow::Error::new(error).context("database query failed"))
-    }
-}
-
-/// Errors that mean "the database is not there right now", as opposed to a bad query.
-fn is_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now),
-            // 53300 (too many connections).
-            db.code()
-                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300")
-        }
-        _ => false,
     }
 }
 

@@ -1,7 +1,8 @@
 //! The task-service: per-user tasks behind access tokens verified against the auth-service's JWKS.
 //!
-//! `main.rs` only parses the command line; tests build the very same app with [`build_state`] (or
-//! [`AppState::new`] for custom key settings) and [`app`], and serve it on port 0.
+//! `main.rs` only parses the command line and calls [`Application::build`]; tests build the very
+//! same application (with [`build_state_with`] when they need other key-cache settings) and serve
+//! it on port 0 through the same server, layers and shutdown.
 
 pub mod auth;
 pub mod config;
@@ -15,12 +16,12 @@ pub mod routes;
 pub mod state;
 
 use std::future::Future;
+use std::net::SocketAddr;
 
-use anyhow::Context;
 use axum::Router;
-use tokio::net::TcpListener;
+use shared::server::Server;
 
-pub use config::{Command, Config};
+pub use config::Config;
 pub use state::AppState;
 
 /// The whole HTTP app: routes, OpenAPI, and the shared layers (CORS, request ids, limits, problems).
@@ -41,31 +42,55 @@ pub async fn build_state_with(
     config: &Config,
     jwks: auth::JwksSettings,
 ) -> anyhow::Result<AppState> {
-    let http = config.http_settings().context("CORS_ORIGINS")?;
-    let pool = shared::db::connect(&config.db_settings()?, db::SCHEMA, &db::MIGRATOR).await?;
+    let http = config.http.http_settings(Vec::new())?;
+    let pool = shared::db::connect(&config.db.settings()?, db::SCHEMA, &db::MIGRATOR).await?;
     let jwks = auth::Jwks::start(jwks)?;
     let verifier = auth::Verifier::new(jwks, &config.token_rules());
     Ok(AppState::new(pool, verifier, http))
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, then drains connections.
-pub async fn serve(
-    listener: TcpListener,
+/// The service bound to its address, ready to run.
+pub struct Application {
+    server: Server,
     state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
+    issuer: String,
 }
 
-/// Runs the service with `config` until SIGINT/SIGTERM.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let state = build_state(&config).await?;
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("binding {}", config.bind))?;
-    tracing::info!(addr = %listener.local_addr()?, issuer = %config.auth_issuer, "task-service listening");
-    serve(listener, state, shared::shutdown::signal()).await
+impl Application {
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let state = build_state(config).await?;
+        Self::with_state(config, state).await
+    }
+
+    /// Binds `config.bind` and serves `state` there.
+    pub async fn with_state(config: &Config, state: AppState) -> anyhow::Result<Self> {
+        let server = Server::bind(
+            config.bind,
+            app(state.clone()),
+            config.http.serve_settings(),
+        )
+        .await?;
+        Ok(Self {
+            server,
+            state,
+            issuer: config.auth_issuer.clone(),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.server.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr()?, issuer = %self.issuer, "task-service listening");
+        self.server.run_until_stopped(shutdown).await
+    }
 }

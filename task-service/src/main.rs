@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use task_service::{Command, Config};
+use shared::settings::BaseCommand;
+use task_service::{Application, Config};
 
 // mimalloc: malloc/free were ≈ 6 % of a list request under glibc; with mimalloc and the
 // timestamp writer, CPU per list request fell from 103 to 90 µs (BENCHMARKS.md). Not used by the
@@ -14,11 +15,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    if let Some(Command::Healthcheck) = config.command {
+    if let Some(BaseCommand::Healthcheck) = config.command {
         return shared::healthcheck::probe(config.bind).await;
     }
-    shared::telemetry::init("info,sqlx=warn");
-    match task_service::run(config).await {
+    config.log.init("info,sqlx=warn");
+    let run = async {
+        Application::build(&config)
+            .await?
+            .run_until_stopped(shared::shutdown::signal())
+            .await
+    };
+    match run.await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "task-service failed");

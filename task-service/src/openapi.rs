@@ -1,15 +1,15 @@
 //! The OpenAPI 3.1 document (`/openapi.json`) and its browsable page (`/docs`). Error responses are
-//! declared once here, as response sets each route lists, so every route documents every problem
-//! it can answer.
+//! declared once, as response sets each route lists (the generic ones in [`shared::openapi`]), so
+//! every route documents every problem it can answer.
 
 use std::collections::BTreeMap;
 
 use axum::Router;
+use shared::openapi::{BearerScheme, ServerErrors, problem, unauthorized};
 use shared::{FieldError, Problem};
-use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
-use utoipa::{IntoResponses, Modify, OpenApi};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::response::Response;
+use utoipa::{IntoResponses, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::db::tasks::Task;
@@ -46,62 +46,10 @@ any path answers 404 `not_found` when unknown and 405 `method_not_allowed` for a
 )]
 pub struct ApiDoc;
 
-struct BearerScheme;
-
-impl Modify for BearerScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some(
-                        "An RS256 access token (`typ: at+jwt`) from the auth-service.",
-                    ))
-                    .build(),
-            ),
-        );
-    }
-}
-
 /// `/openapi.json` and `/docs`.
 pub fn router() -> Router<AppState> {
     SwaggerUi::new("/docs")
         .url("/openapi.json", ApiDoc::openapi())
-        .into()
-}
-
-fn problem(description: &str) -> RefOr<Response> {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/problem+json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .build(),
-        )
-        .build()
-        .into()
-}
-
-fn with_header(description: &str, header: &str, header_description: &str) -> RefOr<Response> {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/problem+json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .build(),
-        )
-        .header(
-            header,
-            HeaderBuilder::new()
-                .description(Some(header_description))
-                .build(),
-        )
-        .build()
         .into()
 }
 
@@ -110,29 +58,9 @@ pub struct AuthErrors;
 
 impl IntoResponses for AuthErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        BTreeMap::from([
-            (
-                "401".to_owned(),
-                with_header(
-                    "`invalid_token`: no bearer token, or one that is malformed, expired, wrongly signed or not \
-                     for this service. Checked before anything else in the request.",
-                    "WWW-Authenticate",
-                    "`Bearer` when no token was sent, `Bearer error=\"invalid_token\"` when one was refused.",
-                ),
-            ),
-            (
-                "503".to_owned(),
-                with_header(
-                    "`not_ready`: the database or the signing keys are unavailable; `timeout`: the request took too long.",
-                    "Retry-After",
-                    "Seconds to wait before retrying.",
-                ),
-            ),
-            (
-                "500".to_owned(),
-                problem("`internal`: an unexpected failure, logged with the request id."),
-            ),
-        ])
+        let mut responses = ServerErrors::responses();
+        responses.extend([unauthorized()]);
+        responses
     }
 }
 
@@ -153,27 +81,15 @@ pub struct BodyErrors;
 
 impl IntoResponses for BodyErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        BTreeMap::from([
-            (
-                "400".to_owned(),
-                problem("`invalid_json`: the body is not valid JSON."),
-            ),
-            (
-                "413".to_owned(),
-                problem("`payload_too_large`: the body is over 64 KiB."),
-            ),
-            (
-                "415".to_owned(),
-                problem("`unsupported_media_type`: the body is not `application/json`."),
-            ),
-            (
+        let mut responses = shared::openapi::BodyErrors::responses();
+        responses.extend([(
                 "422".to_owned(),
                 problem(
                     "`validation_failed`: a field is missing, unknown, mistyped or invalid; `errors` names each \
                      field with a `code` (`required`, `unknown_field`, `invalid_type`, `blank`, `too_long`, `null`).",
                 ),
-            ),
-        ])
+            )]);
+        responses
     }
 }
 

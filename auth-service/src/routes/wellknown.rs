@@ -9,7 +9,7 @@ use axum::routing::get;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::keys::Jwks;
+use crate::signing::Jwks;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -304,22 +304,11 @@ async fn outdated_hashes_are_upgraded_at_signin() {
     let mut stronger = app.config.clone();
     stronger.argon2_iterations = 3;
     let db_url = app.db.url.clone();
-    stronger.database_url = Some(secrecy::SecretString::from(db_url));
-    let state = auth_service::build_state(&stronger).await.expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            auth_service::app(state, std::time::Duration::from_secs(15)),
-        )
-        .await;
-    });
+    stronger.db.database_url = Some(secrecy::SecretString::from(db_url));
+    let (base, _state, server) = serve(&stronger).await;
     let res = app
         .client
-        .post(format!("http://{addr}/api/auth/signin"))
+        .post(format!("{base}/api/auth/signin"))
         .json(&json!({"email": email, "password": PASSWORD}))
         .send()
         .await
@@ -332,5 +321,5 @@ async fn outdated_hashes_are_upgraded_at_signin() {
             .await
             .expect("row");
     assert!(hash.contains("t=3"), "{hash}");
-    server.abort();
+    server.stop().await.expect("stops cleanly");
 }

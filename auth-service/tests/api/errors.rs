@@ -72,7 +72,7 @@ async fn health_and_readiness() {
 
 #[tokio::test]
 async fn readiness_fails_when_the_database_goes_away() {
-    let app = spawn_with(|c| c.db_acquire_timeout_ms = 500).await;
+    let app = spawn_with(|c| c.db.db_acquire_timeout_ms = 500).await;
     app.state.pool.close().await;
     problem(
         app.get("/readyz").await,
@@ -88,30 +88,14 @@ async fn readiness_fails_when_the_database_goes_away() {
 #[tokio::test]
 async fn cors_allows_only_configured_origins_with_credentials() {
     let app = spawn().await;
-    let preflight = |origin: &'static str| {
-        app.client
-            .request(reqwest::Method::OPTIONS, app.url("/api/auth/refresh"))
-            .header("origin", origin)
-            .header("access-control-request-method", "POST")
-            .header(
-                "access-control-request-headers",
-                "content-type,x-refresh-token-transport",
-            )
-            .send()
-    };
-    let ok = preflight("http://localhost:3000").await.expect("req");
-    assert_eq!(
-        ok.headers()["access-control-allow-origin"],
-        "http://localhost:3000"
-    );
-    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
-    let allowed = ok.headers()["access-control-allow-headers"]
-        .to_str()
-        .expect("ascii")
-        .to_lowercase();
-    assert!(allowed.contains("x-refresh-token-transport"));
-    let evil = preflight("https://evil.example").await.expect("req");
-    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    shared::testing::assert_cors(
+        &app.client,
+        &app.url("/api/auth/refresh"),
+        "http://localhost:3000",
+        "POST",
+        "content-type,x-refresh-token-transport",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -154,7 +138,7 @@ async fn openapi_documents_every_route_and_docs_page_serves() {
 
 #[tokio::test]
 async fn connects_over_tls_when_the_url_says_sslmode_require() {
-    let db = shared::testdb::TestDb::new().await;
+    let db = shared::testing::TestDb::new().await;
     let plain: sqlx::PgPool = sqlx::PgPool::connect(&db.url).await.expect("connect");
     let (ssl,): (String,) = sqlx::query_as("SHOW ssl")
         .fetch_one(&plain)

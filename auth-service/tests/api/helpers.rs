@@ -3,13 +3,11 @@
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use auth_service::{AppState, Config};
+use auth_service::{AppState, Application, Config};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use shared::testdb::TestDb;
+use shared::testing::{ServerHandle, TestDb};
+pub use shared::testing::{field_codes, problem};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -19,16 +17,7 @@ pub struct TestApp {
     pub state: AppState,
     pub config: Config,
     pub db: TestDb,
-    pub server: Server,
-}
-
-/// Stops the server when the test ends.
-pub struct Server(tokio::task::JoinHandle<()>);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    pub server: ServerHandle,
 }
 
 /// The claims of a token, read without verifying it (for asserting on what was issued).
@@ -41,6 +30,7 @@ pub fn claims_of(token: &str) -> Value {
 
 pub fn test_config(url: &str) -> Config {
     let mut config = Config::for_database(url);
+    config.bind = "127.0.0.1:0".parse().expect("addr");
     // Rate limits get their own test; elsewhere they would only make tests flaky.
     config.rate_limit_per_ip = 0;
     config.rate_limit_per_email = 0;
@@ -60,34 +50,26 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Starts a server for an existing database (a restart, or a second replica).
 pub async fn spawn_on(db: TestDb, config: Config) -> TestApp {
-    shared::telemetry::init("warn,sqlx=error");
-    let state = auth_service::build_state(&config)
-        .await
-        .expect("state builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = auth_service::app(state.clone(), Duration::from_secs(15));
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let (base, state, server) = serve(&config).await;
     TestApp {
-        base: format!("http://{addr}"),
-        client,
+        base,
+        client: shared::testing::client(),
         state,
         config,
         db,
-        server: Server(server),
+        server,
     }
+}
+
+/// Serves `config` (its database already exists) exactly as `main` would: its base URL, state
+/// and a handle that stops it.
+pub async fn serve(config: &Config) -> (String, AppState, ServerHandle) {
+    shared::telemetry::init_for_tests("warn,sqlx=error");
+    let application = Application::build(config).await.expect("app builds");
+    let addr = application.local_addr().expect("addr");
+    let state = application.state().clone();
+    let server = ServerHandle::spawn(|stop| application.run_until_stopped(stop));
+    (format!("http://{addr}"), state, server)
 }
 
 pub fn unique_email() -> String {
@@ -158,37 +140,4 @@ impl TestApp {
             .await
             .expect("request")
     }
-}
-
-/// Asserts a problem+json response and returns its body.
-pub async fn problem(res: Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(res.status(), status, "status");
-    let ct = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(ct, "application/problem+json");
-    let body: Value = res.json().await.expect("problem body");
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["status"], status.as_u16());
-    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
-    body
-}
-
-pub fn field_codes(body: &Value) -> Vec<(String, String)> {
-    body["errors"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| {
-                    (
-                        e["field"].as_str().unwrap_or_default().to_owned(),
-                        e["code"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }

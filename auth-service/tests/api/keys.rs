@@ -36,7 +36,7 @@ async fn jwks_lists_public_parts_only_with_cache_control() {
     assert_eq!(k["use"], "sig");
     assert_eq!(
         k["kid"],
-        auth_service::keys::thumbprint(k["n"].as_str().expect("n"), k["e"].as_str().expect("e"))
+        auth_service::signing::thumbprint(k["n"].as_str().expect("n"), k["e"].as_str().expect("e"))
             .as_str()
     );
 }
@@ -188,7 +188,7 @@ async fn rotation_publishes_the_successor_before_it_signs_and_keeps_the_old_key_
 
 #[tokio::test]
 async fn two_replicas_starting_together_create_one_key() {
-    let db = shared::testdb::TestDb::new().await;
+    let db = shared::testing::TestDb::new().await;
     let config = test_config(&db.url);
     let (a, b) = tokio::join!(
         auth_service::build_state(&config),

@@ -49,7 +49,10 @@ async fn refresh_tokens_are_stored_only_as_hashes() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].0.len(), 32);
     assert_ne!(rows[0].0, token.as_bytes());
-    assert_eq!(rows[0].0, auth_service::sessions::hash(&token).to_vec());
+    assert_eq!(
+        rows[0].0,
+        auth_service::refresh_token::hash(&token).to_vec()
+    );
 }
 
 #[tokio::test]

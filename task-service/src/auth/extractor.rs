@@ -1,12 +1,12 @@
-//! The axum extractor for the authenticated caller: `Authorization: Bearer <token>` (RFC 6750 §2.1;
-//! never from the query string, §2.3, where tokens leak into logs), verified by the state's
-//! [`Verifier`]. Failures are problem documents with the RFC 6750 §3 challenge.
+//! The axum extractor for the authenticated caller: the bearer token (parsed by
+//! [`shared::bearer`]) verified by the state's [`Verifier`]. Failures are problem documents with
+//! the RFC 6750 §3 challenge.
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use shared::Problem;
+use shared::bearer::{BearerError, parse_bearer};
 use uuid::Uuid;
 
 use super::verify::{Claims, Verifier, VerifyError};
@@ -59,42 +59,6 @@ impl IntoResponse for AuthError {
     }
 }
 
-/// The bearer token of a request. A request without an `Authorization` header, or with another
-/// scheme, carries no bearer token ([`AuthError::Missing`]); a malformed bearer credential or
-/// several `Authorization` headers are refused ([`AuthError::Invalid`]).
-pub fn parse_bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Err(AuthError::Missing);
-    };
-    if values.next().is_some() {
-        return Err(AuthError::Invalid);
-    }
-    let value = value.to_str().map_err(|_| AuthError::Invalid)?.trim();
-    let (scheme, token) = match value.split_once(' ') {
-        Some((scheme, rest)) => (scheme, rest.trim_start_matches(' ')),
-        None => (value, ""),
-    };
-    // The scheme is case-insensitive (RFC 9110 §11.1).
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthError::Missing);
-    }
-    if is_b64token(token) {
-        Ok(token)
-    } else {
-        Err(AuthError::Invalid)
-    }
-}
-
-/// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-fn is_b64token(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
-}
-
 impl<S> FromRequestParts<S> for AuthUser
 where
     Verifier: FromRef<S>,
@@ -107,7 +71,10 @@ where
         if let Some(user) = parts.extensions.get::<AuthUser>() {
             return Ok(user.clone());
         }
-        let token = parse_bearer(&parts.headers)?;
+        let token = parse_bearer(&parts.headers).map_err(|error| match error {
+            BearerError::Missing => AuthError::Missing,
+            BearerError::Invalid => AuthError::Invalid,
+        })?;
         let verifier = Verifier::from_ref(state);
         let claims = verifier.verify(token).await.map_err(|error| match error {
             VerifyError::NotReady => AuthError::NotReady,
@@ -120,58 +87,5 @@ where
         let user = AuthUser::from(claims);
         parts.extensions.insert(user.clone());
         Ok(user)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    fn with(values: &[&str]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for v in values {
-            h.append(
-                header::AUTHORIZATION,
-                HeaderValue::from_str(v).expect("header"),
-            );
-        }
-        h
-    }
-
-    #[test]
-    fn bearer_scheme_is_case_insensitive() {
-        assert_eq!(
-            parse_bearer(&with(&["Bearer abc.def-ghi"])),
-            Ok("abc.def-ghi")
-        );
-        assert_eq!(parse_bearer(&with(&["bearer abc"])), Ok("abc"));
-        assert_eq!(parse_bearer(&with(&["BEARER  abc=="])), Ok("abc=="));
-    }
-
-    #[test]
-    fn no_bearer_credential_is_missing() {
-        assert_eq!(parse_bearer(&HeaderMap::new()), Err(AuthError::Missing));
-        assert_eq!(
-            parse_bearer(&with(&["Basic dXNlcjpwYXNz"])),
-            Err(AuthError::Missing)
-        );
-    }
-
-    #[test]
-    fn malformed_bearer_credential_is_invalid() {
-        assert_eq!(parse_bearer(&with(&["Bearer"])), Err(AuthError::Invalid));
-        assert_eq!(
-            parse_bearer(&with(&["Bearer a b"])),
-            Err(AuthError::Invalid)
-        );
-        assert_eq!(
-            parse_bearer(&with(&["Bearer ==="])),
-            Err(AuthError::Invalid)
-        );
-        assert_eq!(
-            parse_bearer(&with(&["Bearer a", "Bearer b"])),
-            Err(AuthError::Invalid)
-        );
     }
 }

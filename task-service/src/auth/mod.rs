@@ -8,6 +8,6 @@ mod extractor;
 mod jwks;
 mod verify;
 
-pub use extractor::{AuthError, AuthUser, parse_bearer};
+pub use extractor::{AuthError, AuthUser};
 pub use jwks::{Jwks, JwksSettings, KeySource};
 pub use verify::{Claims, TokenRules, Verifier, VerifyError};

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use shared::testdb::TestDb;
+use shared::testing::TestDb;
 use tokio::process::Command;
 
 use crate::helpers::{Issuer, key_a, spawn, spawn_with};

@@ -2,47 +2,37 @@
 //! (each in its own schema). Sign up, create a task with the access token, list it; and the
 //! task-service refuses the auth-service's refresh token and another audience.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::testdb::TestDb;
+use shared::testing::{ServerHandle, TestDb};
 use task_service::auth::KeySource;
-use tokio::net::TcpListener;
 
 use crate::helpers::{Issuer, Options, fast_jwks, refused, spawn_on, titles};
 
 struct AuthService {
     url: String,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for AuthService {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: ServerHandle,
 }
 
 async fn start_auth_service(database_url: &str) -> AuthService {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    // The issuer must be known before the state is built, so reserve the port first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let url = format!("http://{port}");
     let mut config = auth_service::Config::for_database(database_url);
+    config.bind = port;
     config.issuer = url.clone();
     config.rate_limit_per_ip = 0;
     config.rate_limit_per_email = 0;
-    let state = auth_service::build_state(&config)
+    let application = auth_service::Application::build(&config)
         .await
-        .expect("auth-service state");
-    let app = auth_service::app(state, Duration::from_secs(15));
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    AuthService { url, server }
+        .expect("auth-service builds");
+    let server = ServerHandle::spawn(|stop| application.run_until_stopped(stop));
+    AuthService {
+        url,
+        _server: server,
+    }
 }
 
 #[tokio::test]

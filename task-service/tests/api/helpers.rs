@@ -19,9 +19,10 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
-use shared::testdb::TestDb;
+use shared::testing::{ServerHandle, TestDb};
+pub use shared::testing::{field_codes, problem};
 use task_service::auth::{JwksSettings, KeySource};
-use task_service::{AppState, Config};
+use task_service::{AppState, Application, Config};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -293,13 +294,7 @@ pub struct TestApp {
     pub state: AppState,
     pub issuer: Issuer,
     pub db: TestDb,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    pub server: ServerHandle,
 }
 
 pub struct Options {
@@ -318,7 +313,8 @@ pub async fn spawn_with(issuer: Issuer, tweak: impl FnOnce(&mut Options)) -> Tes
     let db = TestDb::new().await;
     let mut config = Config::for_database(&db.url);
     config.auth_issuer = issuer.url.clone();
-    config.db_acquire_timeout_ms = 500;
+    config.bind = "127.0.0.1:0".parse().expect("addr");
+    config.db.db_acquire_timeout_ms = 500;
     let mut options = Options {
         jwks: fast_jwks(KeySource::Discovery {
             issuer: issuer.url.clone(),
@@ -331,23 +327,18 @@ pub async fn spawn_with(issuer: Issuer, tweak: impl FnOnce(&mut Options)) -> Tes
 }
 
 pub async fn spawn_on(db: TestDb, issuer: Issuer, options: Options) -> TestApp {
-    shared::telemetry::init("warn");
+    shared::telemetry::init_for_tests("warn");
     let state = task_service::build_state_with(&options.config, options.jwks)
         .await
         .expect("state builds");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = task_service::app(state.clone());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let application = Application::with_state(&options.config, state.clone())
+        .await
+        .expect("binds");
+    let addr = application.local_addr().expect("addr");
+    let server = ServerHandle::spawn(|stop| application.run_until_stopped(stop));
     let app = TestApp {
         base: format!("http://{addr}"),
-        client,
+        client: shared::testing::client(),
         state,
         issuer,
         db,
@@ -479,23 +470,6 @@ pub fn titles(list: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Asserts a problem+json response and returns its body.
-pub async fn problem(res: Response, status: reqwest::StatusCode, code: &str) -> Value {
-    assert_eq!(res.status(), status, "status");
-    let ct = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(ct, "application/problem+json");
-    let body: Value = res.json().await.expect("problem body");
-    assert_eq!(body["code"], code, "{body}");
-    assert_eq!(body["status"], status.as_u16());
-    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
-    body
-}
-
 /// Asserts 401 `invalid_token` with the challenge for a refused token.
 pub async fn refused(res: Response) {
     let challenge = res
@@ -516,20 +490,4 @@ pub async fn unauthenticated(res: Response) {
         .map(str::to_owned);
     problem(res, reqwest::StatusCode::UNAUTHORIZED, "invalid_token").await;
     assert_eq!(challenge.as_deref(), Some("Bearer"));
-}
-
-pub fn field_codes(body: &Value) -> Vec<(String, String)> {
-    body["errors"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| {
-                    (
-                        e["field"].as_str().unwrap_or_default().to_owned(),
-                        e["code"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }

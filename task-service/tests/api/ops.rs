@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use shared::testdb::TestDb;
+use shared::testing::TestDb;
 use task_service::db::tasks::{After, ListFilter, Sort, SortKey, StatusFilter, explain_list_query};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
@@ -94,25 +94,14 @@ async fn openapi_document_describes_every_route_security_and_errors() {
 #[tokio::test]
 async fn cors_allows_the_configured_origin_only() {
     let app = spawn().await;
-    let preflight = |origin: &'static str| {
-        app.client
-            .request(reqwest::Method::OPTIONS, app.url("/api/tasks"))
-            .header("origin", origin)
-            .header("access-control-request-method", "POST")
-            .header(
-                "access-control-request-headers",
-                "authorization, content-type",
-            )
-            .send()
-    };
-    let ok = preflight("http://localhost:3000").await.expect("req");
-    assert_eq!(
-        ok.headers()["access-control-allow-origin"],
-        "http://localhost:3000"
-    );
-    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
-    let evil = preflight("http://evil.example").await.expect("req");
-    assert!(!evil.headers().contains_key("access-control-allow-origin"));
+    shared::testing::assert_cors(
+        &app.client,
+        &app.url("/api/tasks"),
+        "http://localhost:3000",
+        "POST",
+        "authorization, content-type",
+    )
+    .await;
 }
 
 /// A TCP proxy in front of Postgres that can be cut and restored, to simulate an outage.
@@ -180,7 +169,7 @@ async fn a_database_outage_is_a_quick_503_and_the_service_recovers_by_itself() {
     let issuer = Issuer::start(&[key_a()]).await;
     let mut config = task_service::Config::for_database(&via_proxy);
     config.auth_issuer = issuer.url.clone();
-    config.db_acquire_timeout_ms = 500;
+    config.db.db_acquire_timeout_ms = 500;
     let jwks = fast_jwks(task_service::auth::KeySource::Discovery {
         issuer: issuer.url.clone(),
     });

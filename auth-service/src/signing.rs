@@ -160,6 +160,8 @@ impl Keys {
     }
 }
 
+/// One maintenance round under the key lock: create or rotate as due, re-seal under the current
+/// KEK, and return the key set every replica then agrees on.
 async fn maintain(
     pool: &PgPool,
     keks: &KekRing,
@@ -167,87 +169,123 @@ async fn maintain(
     now: DateTime<Utc>,
 ) -> anyhow::Result<KeySet> {
     let mut tx = pool.begin().await?;
-    db::keys::lock(&mut tx).await?;
+    db::signing_keys::lock(&mut tx).await?;
     // Read the clock after the lock: a replica that waited for another to create the first key
     // must see that key as already active, not as one from its own past.
     let now = now.max(Utc::now());
     let since = now - chrono::Duration::from_std(policy.publish_after)?;
-    let mut rows = db::keys::live(&mut tx, since).await?;
+    let rows = db::signing_keys::live(&mut tx, since).await?;
+    let changed = create_or_rotate(&mut tx, keks, policy, &rows, now).await?;
+    let mut rows = if changed {
+        db::signing_keys::live(&mut tx, since).await?
+    } else {
+        rows
+    };
+    reseal(&mut tx, keks, &mut rows).await?;
+    tx.commit().await?;
+    key_set(keks, &rows, now)
+}
 
-    let is_signing =
-        |r: &db::keys::KeyRow| r.activates_at <= now && r.retires_at.is_none_or(|t| t > now);
+fn is_signing(row: &db::signing_keys::KeyRow, now: DateTime<Utc>) -> bool {
+    row.activates_at <= now && row.retires_at.is_none_or(|t| t > now)
+}
+
+/// Creates the first key, or schedules a successor when the signing key's time is up. Returns
+/// whether a key was created.
+async fn create_or_rotate(
+    tx: &mut sqlx::PgConnection,
+    keks: &KekRing,
+    policy: &KeyPolicy,
+    rows: &[db::signing_keys::KeyRow],
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    if rows.iter().any(|r| r.activates_at > now) {
+        // A successor is already published and waiting: nothing to do until it takes over.
+        return Ok(false);
+    }
     let signing = rows
         .iter()
-        .filter(|r| is_signing(r))
+        .filter(|r| is_signing(r, now))
         .max_by_key(|r| r.activates_at);
-    let pending = rows.iter().any(|r| r.activates_at > now);
-
     match signing {
-        None if !pending => {
-            // Nothing can sign, so no verifier can hold a token from us: activate at once.
+        None => {
+            // Nothing can sign, so no verifier can hold a token from us: activate at once,
+            // backdated a little so replicas whose clocks run slightly behind see it as active.
             tracing::info!(bits = policy.rsa_bits, "generating the first signing key");
-            // Backdated a little so replicas whose clocks run slightly behind see it as active.
             let kid = create(
-                &mut tx,
+                tx,
                 keks,
                 policy.rsa_bits,
                 now - chrono::Duration::seconds(60),
             )
             .await?;
             tracing::info!(%kid, "signing key created");
+            Ok(true)
         }
-        Some(active) if !pending => {
-            if let Some(rotation) = policy.rotation
-                && active.activates_at + chrono::Duration::from_std(rotation)? <= now
-            {
-                {
-                    let handover = now + chrono::Duration::from_std(policy.publish_ahead)?;
-                    let old = active.kid.clone();
-                    let kid = create(&mut tx, keks, policy.rsa_bits, handover).await?;
-                    db::keys::set_retires_at(&mut tx, &old, handover).await?;
-                    tracing::info!(%kid, retiring = %old, %handover, "signing key rotation scheduled");
-                }
+        Some(active) => {
+            let Some(rotation) = policy.rotation else {
+                return Ok(false);
+            };
+            if active.activates_at + chrono::Duration::from_std(rotation)? > now {
+                return Ok(false);
             }
-        }
-        _ => {}
-    }
-
-    rows = db::keys::live(&mut tx, since).await?;
-    // Re-seal anything not under the current KEK (first start with a KEK, or KEK rotation).
-    if let Some(current) = keks.current_id() {
-        for row in rows
-            .iter_mut()
-            .filter(|r| r.kek_id.as_deref() != Some(current))
-        {
-            let plain = open(keks, row)?;
-            if let Some(sealed) = keks.seal(&plain, row.kid.as_bytes())? {
-                db::keys::reseal(
-                    &mut tx,
-                    &row.kid,
-                    &sealed.ciphertext,
-                    &sealed.kek_id,
-                    &sealed.nonce,
-                )
-                .await?;
-                tracing::info!(kid = %row.kid, kek = %sealed.kek_id, "signing key re-sealed under the current KEK");
-                row.private_key = sealed.ciphertext;
-                row.kek_id = Some(sealed.kek_id);
-                row.nonce = Some(sealed.nonce);
-            }
+            let handover = now + chrono::Duration::from_std(policy.publish_ahead)?;
+            let kid = create(tx, keks, policy.rsa_bits, handover).await?;
+            db::signing_keys::set_retires_at(tx, &active.kid, handover).await?;
+            tracing::info!(%kid, retiring = %active.kid, %handover, "signing key rotation scheduled");
+            Ok(true)
         }
     }
-    tx.commit().await?;
+}
 
+/// Re-seals every key not under the current KEK (first start with a KEK, or a KEK rotation).
+async fn reseal(
+    tx: &mut sqlx::PgConnection,
+    keks: &KekRing,
+    rows: &mut [db::signing_keys::KeyRow],
+) -> anyhow::Result<()> {
+    let Some(current) = keks.current_id() else {
+        return Ok(());
+    };
+    for row in rows
+        .iter_mut()
+        .filter(|r| r.kek_id.as_deref() != Some(current))
+    {
+        let plain = open(keks, row)?;
+        if let Some(sealed) = keks.seal(&plain, row.kid.as_bytes())? {
+            db::signing_keys::reseal(
+                tx,
+                &row.kid,
+                &sealed.ciphertext,
+                &sealed.kek_id,
+                &sealed.nonce,
+            )
+            .await?;
+            tracing::info!(kid = %row.kid, kek = %sealed.kek_id, "signing key re-sealed under the current KEK");
+            row.private_key = sealed.ciphertext;
+            row.kek_id = Some(sealed.kek_id);
+            row.nonce = Some(sealed.nonce);
+        }
+    }
+    Ok(())
+}
+
+/// The signing key (the newest active one, parsed once) and every published key.
+fn key_set(
+    keks: &KekRing,
+    rows: &[db::signing_keys::KeyRow],
+    now: DateTime<Utc>,
+) -> anyhow::Result<KeySet> {
     let signing_row = rows
         .iter()
-        .filter(|r| is_signing(r))
+        .filter(|r| is_signing(r, now))
         .max_by_key(|r| r.activates_at)
         .context("no signing key is active")?;
     let pkcs8 = open(keks, signing_row)?;
     let signing = SigningKey::from_pkcs8(&signing_row.kid, &pkcs8)?;
     let mut decoding = HashMap::new();
     let mut jwks = Jwks { keys: Vec::new() };
-    for r in &rows {
+    for r in rows {
         decoding.insert(r.kid.clone(), DecodingKey::from_rsa_components(&r.n, &r.e)?);
         jwks.keys.push(Jwk {
             kty: "RSA",
@@ -267,7 +305,7 @@ async fn maintain(
     })
 }
 
-fn open(keks: &KekRing, row: &db::keys::KeyRow) -> anyhow::Result<Vec<u8>> {
+fn open(keks: &KekRing, row: &db::signing_keys::KeyRow) -> anyhow::Result<Vec<u8>> {
     match (&row.kek_id, &row.nonce) {
         (Some(kek_id), Some(nonce)) => {
             keks.open(kek_id, nonce, &row.private_key, row.kid.as_bytes())
@@ -292,9 +330,9 @@ async fn create(
         ),
         None => (generated.pkcs8.as_slice(), None, None),
     };
-    db::keys::insert(
+    db::signing_keys::insert(
         conn,
-        db::keys::NewKey {
+        db::signing_keys::NewKey {
             kid: &generated.kid,
             n: &generated.n,
             e: &generated.e,

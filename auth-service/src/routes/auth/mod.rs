@@ -1,0 +1,272 @@
+//! `/api/auth/*`: sign-up, sign-in, refresh, sign-out and the current user. Bodies are in
+//! [`types`], the refresh token's cookie-or-body travel in [`transport`].
+
+pub mod transport;
+pub mod types;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use chrono::Utc;
+use secrecy::ExposeSecret;
+use shared::bearer::parse_bearer;
+use shared::db::ConstraintExt;
+use shared::extract::Json;
+use shared::openapi::{BodyErrors, ServerErrors};
+use shared::{FieldError, Problem};
+use tower_http::set_header::SetResponseHeaderLayer;
+use uuid::Uuid;
+
+use crate::db;
+use crate::domain::{Email, NewPassword, UserName, sign_in_email};
+use crate::error::{ApiError, ApiResult};
+use crate::rate_limit::ClientIp;
+use crate::refresh_token;
+use crate::state::AppState;
+pub use transport::{COOKIE_PATH, REFRESH_COOKIE, TRANSPORT_HEADER};
+use transport::{Issued, presented_refresh_token, respond};
+use types::{RefreshRequest, SigninRequest, SignupRequest, User};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/signup", post(signup))
+        .route("/api/auth/signin", post(signin))
+        .route("/api/auth/refresh", post(refresh))
+        .route("/api/auth/signout", post(signout))
+        .route("/api/auth/me", get(me))
+        // RFC 6749 §5.1: responses carrying tokens must not be cached.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::PRAGMA,
+            HeaderValue::from_static("no-cache"),
+        ))
+}
+
+#[utoipa::path(post, path = "/api/auth/signup", tag = "auth", request_body = SignupRequest,
+    params(("X-Refresh-Token-Transport" = Option<String>, Header, description = "`cookie`: deliver the refresh token only as an HttpOnly cookie")),
+    responses(
+        (status = 201, description = "Account created and signed in; sets the refresh cookie", body = types::Session),
+        (status = 409, description = "Email already registered (`email_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`validation_failed`; `errors[].code`: `invalid_email`, `password_too_short`, `password_too_long`, `password_too_common`, `invalid_name`, `required`, `unknown_field`, `invalid_type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address (`rate_limited`, `Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        BodyErrors, ServerErrors,
+    ))]
+pub async fn signup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Json(req): Json<SignupRequest>,
+) -> ApiResult<impl IntoResponse> {
+    state.limits.check_ip(ip)?;
+    let mut errors: Vec<FieldError> = Vec::new();
+    let email = Email::parse(&req.email).map_err(|e| errors.push(e)).ok();
+    let name = UserName::parse(req.name.as_deref())
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let password = NewPassword::parse(req.password)
+        .await?
+        .map_err(|e| errors.push(e))
+        .ok();
+    let (Some(email), Some(password), true) = (email, password, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+
+    let hash = state.hasher.hash(password.into_secret()).await?;
+    let mut tx = state.pool.begin().await?;
+    let user = db::users::insert(
+        &mut *tx,
+        Uuid::now_v7(),
+        email.as_str(),
+        name.as_ref().map(UserName::as_str),
+        &hash,
+    )
+    .await
+    .on_constraint(db::users::EMAIL_UNIQUE, || ApiError::EmailTaken)?;
+    let issued = start_session(&state, &mut *tx, user.id, &user.email).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "user signed up");
+    Ok((
+        StatusCode::CREATED,
+        respond(&state, &headers, jar, issued, Some(user.into())),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/auth/signin", tag = "auth", request_body = SigninRequest,
+    params(("X-Refresh-Token-Transport" = Option<String>, Header, description = "`cookie`: deliver the refresh token only as an HttpOnly cookie")),
+    responses(
+        (status = 200, description = "Signed in; sets the refresh cookie", body = types::Session),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`), indistinguishable in body and timing", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing, unknown or mistyped", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts for this address or email (`rate_limited`)", body = Problem, content_type = "application/problem+json"),
+        BodyErrors, ServerErrors,
+    ))]
+pub async fn signin(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Json(req): Json<SigninRequest>,
+) -> ApiResult<impl IntoResponse> {
+    state.limits.check_ip(ip)?;
+    state.limits.check_email(req.email.trim())?;
+    let found = match sign_in_email(&req.email) {
+        Some(email) => db::users::credentials_by_email(&state.pool, email).await?,
+        None => None,
+    };
+    // Always one argon2 verification, against a dummy hash when the email is unknown.
+    let verified = state
+        .hasher
+        .verify(
+            req.password.clone(),
+            found.as_ref().map(|c| c.password_hash.clone()),
+        )
+        .await?;
+    let Some(creds) = found.filter(|_| verified.matched) else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    if verified.outdated {
+        // Parameters were raised since this hash was made: upgrade it now that we know the password.
+        match state.hasher.hash(req.password).await {
+            Ok(h) => db::users::update_hash(&state.pool, creds.id, &h).await?,
+            Err(e) => tracing::warn!(error = %e, "password rehash failed"),
+        }
+    }
+    let issued = start_session(&state, &state.pool, creds.id, &creds.email).await?;
+    let user = User {
+        id: creds.id,
+        email: creds.email,
+        name: creds.name,
+        created_at: creds.created_at,
+    };
+    Ok(respond(&state, &headers, jar, issued, Some(user)))
+}
+
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Optional when the refresh cookie is sent"),
+    params(("X-Refresh-Token-Transport" = Option<String>, Header, description = "`cookie`: deliver the new refresh token only as an HttpOnly cookie")),
+    responses(
+        (status = 200, description = "Rotated: a new access token and a new refresh token (the old one is retired)", body = types::Session),
+        (status = 401, description = "Missing, unknown, expired or revoked refresh token (`invalid_token`); a retired token reused after the grace window also revokes its session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Cookie sent from an origin not in the allow-list (`forbidden`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is unknown or mistyped", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts (`rate_limited`)", body = Problem, content_type = "application/problem+json"),
+        BodyErrors, ServerErrors,
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    state.limits.check_ip(ip)?;
+    let Some(presented) = presented_refresh_token(&state, &headers, &jar, &body)? else {
+        return Err(ApiError::InvalidToken);
+    };
+    let presented = presented.expose_secret();
+    if !refresh_token::looks_valid(presented) {
+        return Err(ApiError::InvalidToken);
+    }
+    let new = refresh_token::new_token()?;
+    let outcome = db::sessions::rotate(
+        &state.pool,
+        &refresh_token::hash(presented),
+        &new.hash,
+        state.settings.refresh_grace_secs,
+    )
+    .await?;
+    let db::sessions::Rotation::Rotated {
+        session_id,
+        user_id,
+        email,
+    } = outcome
+    else {
+        return Err(ApiError::InvalidToken);
+    };
+    let access = state.settings.issuer.mint(
+        &state.keys.current(),
+        user_id,
+        &email,
+        session_id,
+        Utc::now(),
+    )?;
+    let issued = Issued {
+        access,
+        refresh: new.token,
+    };
+    Ok(respond(&state, &headers, jar, issued, None))
+}
+
+#[utoipa::path(post, path = "/api/auth/signout", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Optional when the refresh cookie is sent"),
+    responses(
+        (status = 204, description = "The token's session is revoked (idempotent: also when it already was, or the token is unknown); the cookie is cleared"),
+        (status = 403, description = "Cookie sent from an origin not in the allow-list", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is unknown or mistyped", body = Problem, content_type = "application/problem+json"),
+        BodyErrors, ServerErrors,
+    ))]
+pub async fn signout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    if let Some(token) = presented_refresh_token(&state, &headers, &jar, &body)?
+        && refresh_token::looks_valid(token.expose_secret())
+        && db::sessions::revoke_by_token(&state.pool, &refresh_token::hash(token.expose_secret()))
+            .await?
+    {
+        tracing::info!("session signed out");
+    }
+    Ok((StatusCode::NO_CONTENT, transport::clear_cookie(&state, jar)))
+}
+
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The signed-in user", body = User),
+        (status = 401, description = "Missing, invalid or expired bearer token, or its session was signed out (`invalid_token`, with `WWW-Authenticate`)", body = Problem, content_type = "application/problem+json"),
+        ServerErrors,
+    ))]
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<axum::Json<User>> {
+    let token = parse_bearer(&headers).map_err(Problem::from)?;
+    let claims = state
+        .settings
+        .issuer
+        .verify(&state.keys.current(), token)
+        .ok_or(ApiError::InvalidToken)?;
+    // Unlike the task-service, we can see revocation: a signed-out session's tokens stop here.
+    let user = db::users::by_live_session(&state.pool, claims.sub, claims.sid)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    Ok(axum::Json(user.into()))
+}
+
+async fn start_session(
+    state: &AppState,
+    ex: impl sqlx::PgExecutor<'_>,
+    user_id: Uuid,
+    email: &str,
+) -> ApiResult<Issued> {
+    let session_id = Uuid::now_v7();
+    let token = refresh_token::new_token()?;
+    let expires_at = Utc::now() + state.settings.refresh_ttl;
+    db::sessions::create(ex, session_id, user_id, expires_at, &token.hash).await?;
+    let access = state.settings.issuer.mint(
+        &state.keys.current(),
+        user_id,
+        email,
+        session_id,
+        Utc::now(),
+    )?;
+    Ok(Issued {
+        access,
+        refresh: token.token,
+    })
+}

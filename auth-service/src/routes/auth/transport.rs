@@ -1,0 +1,114 @@
+//! How refresh tokens travel: in the JSON body for API clients, or — when a browser asks with
+//! `X-Refresh-Token-Transport: cookie` — only in an `HttpOnly` cookie scoped to `/api/auth`, so
+//! page scripts never hold one.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use secrecy::SecretString;
+
+use super::types::{RefreshRequest, Session, User};
+use crate::config::SameSite as SameSiteSetting;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Name of the HttpOnly cookie that carries the refresh token for browsers.
+pub const REFRESH_COOKIE: &str = "refresh_token";
+/// Path the cookie is scoped to: only refresh and sign-out need it, and both live here.
+pub const COOKIE_PATH: &str = "/api/auth";
+/// Request header by which a browser asks for the refresh token in the cookie only.
+pub const TRANSPORT_HEADER: &str = "x-refresh-token-transport";
+
+/// A newly issued pair.
+pub struct Issued {
+    pub access: String,
+    pub refresh: String,
+}
+
+/// The refresh token from the JSON body, else from the cookie. A cookie only counts when the
+/// request's `Origin` (if any) is one we trust: SameSite already blocks cross-site sends, this
+/// also stops same-site but untrusted origins.
+pub fn presented_refresh_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    jar: &CookieJar,
+    body: &Bytes,
+) -> ApiResult<Option<SecretString>> {
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        if !shared::extract::is_json_content_type(headers) {
+            return Err(shared::extract::unsupported_media_type().into());
+        }
+        let req: RefreshRequest = shared::extract::parse_json(body)?;
+        if let Some(token) = req.refresh_token {
+            return Ok(Some(token));
+        }
+    }
+    let Some(cookie) = jar.get(REFRESH_COOKIE) else {
+        return Ok(None);
+    };
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && !state.http.cors_origins.iter().any(|o| o == origin)
+    {
+        return Err(ApiError::Forbidden(
+            "This origin may not use the refresh cookie.",
+        ));
+    }
+    Ok(Some(SecretString::from(cookie.value().to_owned())))
+}
+
+/// The session body, with the refresh token in the cookie and (unless the browser asked for
+/// cookie-only delivery) in the body.
+pub fn respond(
+    state: &AppState,
+    headers: &HeaderMap,
+    jar: CookieJar,
+    issued: Issued,
+    user: Option<User>,
+) -> impl IntoResponse + use<> {
+    let cookie_only = headers
+        .get(TRANSPORT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("cookie"));
+    let jar = jar.add(refresh_cookie(state, issued.refresh.clone()));
+    let body = Session {
+        user,
+        access_token: issued.access,
+        token_type: "Bearer",
+        expires_in: state.settings.issuer.ttl.num_seconds().unsigned_abs(),
+        refresh_token: (!cookie_only).then_some(issued.refresh),
+    };
+    (jar, axum::Json(body))
+}
+
+/// The jar with the refresh cookie cleared (sign-out).
+pub fn clear_cookie(state: &AppState, jar: CookieJar) -> CookieJar {
+    jar.remove(base_cookie(state, String::new()))
+}
+
+fn same_site(s: SameSiteSetting) -> SameSite {
+    match s {
+        SameSiteSetting::Strict => SameSite::Strict,
+        SameSiteSetting::Lax => SameSite::Lax,
+        SameSiteSetting::None => SameSite::None,
+    }
+}
+
+fn base_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((REFRESH_COOKIE, value))
+        .http_only(true)
+        .secure(state.settings.cookie_secure)
+        .same_site(same_site(state.settings.cookie_samesite))
+        .path(COOKIE_PATH)
+        .build()
+}
+
+fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    let max_age = time::Duration::seconds(
+        i64::try_from(state.settings.refresh_ttl.as_secs()).unwrap_or(i64::MAX),
+    );
+    let mut cookie = base_cookie(state, value);
+    cookie.set_max_age(max_age);
+    cookie
+}

@@ -1,0 +1,129 @@
+//! The settings both services take, as `clap::Args` groups each service `#[command(flatten)]`s into
+//! its own `Config`, and the one place they turn into what the code uses: connect options, HTTP
+//! layer settings, server limits, the log subscriber.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use secrecy::SecretString;
+
+use crate::db::DbSettings;
+use crate::http::HttpSettings;
+use crate::server::ServeSettings;
+
+/// `DATABASE_URL` and the pool.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// PostgreSQL URL; each service uses only its own schema. `sslmode=require` for Neon.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// Maximum pooled database connections.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+
+    /// Milliseconds to wait for a database connection before answering 503.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub db_acquire_timeout_ms: u64,
+}
+
+impl DbArgs {
+    pub fn settings(&self) -> anyhow::Result<DbSettings> {
+        let url = self.database_url.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/todo)"
+            )
+        })?;
+        Ok(DbSettings {
+            url,
+            max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
+        })
+    }
+}
+
+/// CORS, time limits and connection limits of the HTTP server.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Comma-separated browser origins allowed to call with credentials (never `*`).
+    #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000")]
+    pub cors_origins: String,
+
+    /// Milliseconds a request may take (body included) before it is answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub request_timeout_ms: u64,
+
+    /// Milliseconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection is kept. Behind a proxy, set it above the proxy's idle timeout.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub header_read_timeout_ms: u64,
+
+    /// Open client connections served at once; further ones wait in the listen backlog.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+}
+
+impl HttpArgs {
+    /// The router layers' settings; `allow_headers` are request headers beyond the safelisted ones.
+    pub fn http_settings(
+        &self,
+        allow_headers: Vec<http::HeaderName>,
+    ) -> anyhow::Result<HttpSettings> {
+        Ok(HttpSettings {
+            cors_origins: crate::http::parse_origins(&self.cors_origins)?,
+            allow_headers,
+            expose_headers: Vec::new(),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+        })
+    }
+
+    pub fn serve_settings(&self) -> ServeSettings {
+        ServeSettings {
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            // In-flight requests get as long as any request may take.
+            shutdown_grace: Duration::from_millis(self.request_timeout_ms),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Compact lines for people.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `debug,sqlx=warn`.
+    #[arg(long, env = "RUST_LOG")]
+    pub rust_log: Option<String>,
+
+    /// `text` for people, `json` for log collectors.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl LogArgs {
+    /// Installs the subscriber; `default_filter` applies when `RUST_LOG` is unset.
+    pub fn init(&self, default_filter: &str) {
+        crate::telemetry::init(
+            self.rust_log.as_deref().unwrap_or(default_filter),
+            self.log_format,
+        );
+    }
+}
+
+/// What the binary does besides serving.
+#[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
+pub enum BaseCommand {
+    /// Serve (the default).
+    Serve,
+    /// Probe this service's /readyz on the configured address; exit 0 when ready, 1 otherwise
+    /// (for containers without a shell or curl).
+    Healthcheck,
+}

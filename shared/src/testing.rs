@@ -1,0 +1,222 @@
+//! Test helpers both services' integration tests use (feature `test-util`, never in a release
+//! build): a fresh database per test, a served app that stops with the test, and assertions on
+//! the contract's problem documents.
+
+use std::future::Future;
+use std::str::FromStr;
+
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+use tokio::sync::oneshot;
+
+pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A fresh, empty Postgres database, dropped when the test ends. The server is
+/// `TEST_DATABASE_URL` (or `DATABASE_URL`), defaulting to the local trust-auth server every
+/// development machine and CI has.
+pub struct TestDb {
+    /// Connection URL of the new database.
+    pub url: String,
+    name: String,
+    admin: PgConnectOptions,
+}
+
+fn admin_options() -> PgConnectOptions {
+    let url = std::env::var("TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+    PgConnectOptions::from_str(&url)
+        .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is not a postgres URL: {e}"))
+        .log_statements(tracing::log::LevelFilter::Trace)
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let admin = admin_options();
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("tests need Postgres (TEST_DATABASE_URL): {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let _ = conn.close().await;
+        let url = admin.clone().database(&name).to_url_lossy().to_string();
+        Self { url, name, admin }
+    }
+
+    /// Connect options for the test database itself.
+    pub fn options(&self) -> PgConnectOptions {
+        self.admin.clone().database(&self.name)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; do the async clean-up on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(mut conn) = admin.connect().await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A server running in the test's runtime: [`ServerHandle::stop`] shuts it down gracefully (as
+/// SIGTERM would), dropping the handle aborts it.
+pub struct ServerHandle {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl ServerHandle {
+    /// Spawns `run(shutdown)`, where `shutdown` resolves when the handle is stopped.
+    pub fn spawn<F, Fut>(run: F) -> Self
+    where
+        F: FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<()>();
+        let shutdown = Box::pin(async move {
+            let _ = rx.await;
+        });
+        Self {
+            stop: Some(tx),
+            task: Some(tokio::spawn(run(shutdown))),
+        }
+    }
+
+    /// Graceful shutdown: stop accepting, finish in-flight requests, return the server's result.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// A client that never follows redirects (tests assert on them).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Asserts a problem+json response with `status` and `code`, and returns its body.
+pub async fn problem(res: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status, "status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let body: Value = res.json().await.expect("problem body");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    body
+}
+
+/// The `(field, code)` pairs of a validation problem.
+pub fn field_codes(body: &Value) -> Vec<(String, String)> {
+    body["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    (
+                        e["field"].as_str().unwrap_or_default().to_owned(),
+                        e["code"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts the CORS contract at `url`: the allowed origin gets a credentialed preflight answer for
+/// `method` with `request_headers`; another origin gets no allow-origin header.
+pub async fn assert_cors(
+    client: &reqwest::Client,
+    url: &str,
+    allowed: &str,
+    method: &str,
+    request_headers: &str,
+) {
+    let preflight = |origin: &str| {
+        client
+            .request(reqwest::Method::OPTIONS, url)
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", request_headers)
+            .send()
+    };
+    let res = preflight(allowed).await.expect("preflight");
+    assert!(res.status().is_success(), "preflight {}", res.status());
+    let h = res.headers();
+    assert_eq!(h["access-control-allow-origin"], allowed);
+    assert_eq!(h["access-control-allow-credentials"], "true");
+    let allowed_headers = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    for wanted in request_headers.split(',').map(str::trim) {
+        assert!(
+            allowed_headers.contains(&wanted.to_ascii_lowercase()),
+            "{wanted} not in {allowed_headers}"
+        );
+    }
+    let res = preflight("https://evil.example").await.expect("preflight");
+    assert!(
+        res.headers().get("access-control-allow-origin").is_none(),
+        "a foreign origin must not be allowed"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_database_url_keeps_the_servers_query() {
+        let admin = PgConnectOptions::from_str("postgres://u@h:5432/postgres?sslmode=require")
+            .expect("url");
+        let url = admin.database("x").to_url_lossy().to_string();
+        let back = PgConnectOptions::from_str(&url).expect("round trip");
+        assert_eq!(back.get_database(), Some("x"));
+        assert_eq!(back.get_host(), "h");
+        assert!(url.contains("sslmode=require"), "{url}");
+    }
+}
