@@ -154,3 +154,125 @@ async fn accept_failed(error: &std::io::Error) {
     tracing::warn!(%error, "accept failed; backing off");
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    use tokio::sync::oneshot;
+
+    fn settings(header_read_timeout_ms: u64, max_connections: usize) -> ServeSettings {
+        ServeSettings {
+            header_read_timeout: Duration::from_millis(header_read_timeout_ms),
+            max_connections,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+
+    async fn start(
+        settings: ServeSettings,
+    ) -> (
+        SocketAddr,
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
+        let router = Router::new().route("/", get(|| async { "ok" })).route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                "slow ok"
+            }),
+        );
+        let server = Server::bind("127.0.0.1:0".parse().expect("addr"), router, settings)
+            .await
+            .expect("bind");
+        let addr = server.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        (addr, tx, task)
+    }
+
+    async fn get_status(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(addr).await?;
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        Ok(response)
+    }
+
+    /// A slow-loris client: connects, sends half a request line, then nothing.
+    async fn trickle(addr: SocketAddr) -> TcpStream {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHo")
+            .await
+            .expect("write");
+        stream
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+        let (addr, _stop, _task) = start(settings(300, 16)).await;
+        let mut loris = trickle(addr).await;
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(5), loris.read(&mut buf))
+            .await
+            .expect("the server must close the connection, not wait for ever");
+        // Closed (EOF) or answered 408 and closed: either way, not held open.
+        match read {
+            Ok(0) | Err(_) => {}
+            Ok(n) => assert!(
+                String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+                "unexpected answer: {}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+        }
+        assert!(started.elapsed() >= Duration::from_millis(250));
+    }
+
+    #[tokio::test]
+    async fn open_connections_are_bounded_and_slow_clients_cannot_starve_others_for_long() {
+        let (addr, _stop, _task) = start(settings(500, 2)).await;
+        // Two slow-loris connections take both slots.
+        let _a = trickle(addr).await;
+        let _b = trickle(addr).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        // A well-behaved client waits in the backlog only until the header timeout frees a slot.
+        let response = tokio::time::timeout(Duration::from_secs(5), get_status(addr, "/"))
+            .await
+            .expect("served once a slot frees")
+            .expect("io");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(300),
+            "the bound held: the third connection waited ({waited:?})"
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_in_flight_requests_finish_and_stops_accepting() {
+        let (addr, stop, task) = start(settings(5_000, 16)).await;
+        let in_flight = tokio::spawn(get_status(addr, "/slow"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.send(()).expect("stop");
+        let response = in_flight.await.expect("join").expect("io");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.ends_with("slow ok"), "{response}");
+        task.await.expect("join").expect("clean stop");
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "no longer accepting"
+        );
+    }
+}
