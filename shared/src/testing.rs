@@ -220,3 +220,105 @@ mod tests {
         assert!(url.contains("sslmode=require"), "{url}");
     }
 }
+
+/// The variable tables kept true: every environment variable `command` reads has a row in the
+/// README's configuration table (service `service` or `both`) whose default cell shows clap's
+/// default, and a line in `.env.example` (set to that default, or commented out); and every row
+/// the README gives this service names a variable the service really reads. `root` is the
+/// repository's root.
+pub fn assert_settings_documented(command: &clap::Command, service: &str, root: &std::path::Path) {
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let example = std::fs::read_to_string(root.join(".env.example")).expect(".env.example");
+    let rows = readme_rows(&readme);
+    let mut read_by_service = std::collections::BTreeSet::new();
+    for arg in command.get_arguments() {
+        let Some(env) = arg.get_env().and_then(|e| e.to_str()) else {
+            continue;
+        };
+        read_by_service.insert(env.to_owned());
+        let row = rows
+            .iter()
+            .find(|r| r.vars.iter().any(|v| v == env))
+            .unwrap_or_else(|| panic!("{env} has no row in README.md's configuration table"));
+        assert!(
+            row.service == service || row.service == "both",
+            "{env}: README says service `{}`, but `{service}` reads it",
+            row.service
+        );
+        let defaults: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .filter_map(|d| d.to_str().map(str::to_owned))
+            .collect();
+        for default in &defaults {
+            assert!(
+                row.default.contains(&format!("`{default}`")),
+                "{env}: README's default cell `{}` does not show clap's default `{default}`",
+                row.default
+            );
+        }
+        let line = example
+            .lines()
+            .map(|l| l.trim_start_matches('#').trim())
+            .find(|l| l.split_once('=').is_some_and(|(k, _)| k == env))
+            .unwrap_or_else(|| panic!("{env} is missing from .env.example"));
+        if let (Some(default), Some(example_line)) = (
+            defaults.first(),
+            example.lines().find(|l| l.starts_with(&format!("{env}="))),
+        ) {
+            let value = example_line
+                .split_once('=')
+                .map(|(_, v)| v)
+                .unwrap_or_default();
+            assert_eq!(
+                value, default,
+                ".env.example sets {env}={value}, but the default is {default} ({line})"
+            );
+        }
+    }
+    for row in rows
+        .iter()
+        .filter(|r| r.service == service || r.service == "both")
+    {
+        for var in &row.vars {
+            assert!(
+                read_by_service.contains(var),
+                "README documents {var} for `{}`, but the {service} service does not read it",
+                row.service
+            );
+        }
+    }
+}
+
+struct ReadmeRow {
+    vars: Vec<String>,
+    service: String,
+    default: String,
+}
+
+/// Rows of the table under `## Configuration`: `| \`A\`, \`B\` | service | default | meaning |`.
+fn readme_rows(readme: &str) -> Vec<ReadmeRow> {
+    let Some(start) = readme.find("## Configuration") else {
+        panic!("README.md has no ## Configuration section");
+    };
+    let section = &readme[start..];
+    let end = section[3..].find("\n## ").map_or(section.len(), |i| i + 3);
+    section[..end]
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+            let [vars, service, default, ..] = cells.as_slice() else {
+                return None;
+            };
+            Some(ReadmeRow {
+                vars: vars
+                    .split(',')
+                    .map(|v| v.trim().trim_matches('`').to_owned())
+                    .collect(),
+                service: (*service).to_owned(),
+                default: (*default).to_owned(),
+            })
+        })
+        .collect()
+}

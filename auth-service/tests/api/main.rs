@@ -8,3 +8,4 @@ mod errors;
 mod keys;
 mod sessions;
 mod tokens;
+mod settings;
