@@ -18,8 +18,6 @@ pub mod signing;
 pub mod state;
 pub mod tokens;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -66,46 +64,23 @@ fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
 }
 
 /// The service bound to its address, ready to run.
-pub struct Application {
-    server: Server,
-    state: AppState,
+pub type Application = shared::server::Application<AppState>;
+
+/// Builds the state from `config` and binds its address.
+pub async fn build(config: &Config) -> anyhow::Result<Application> {
+    let state = build_state(config).await?;
+    with_state(config, state).await
 }
 
-impl Application {
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let state = build_state(config).await?;
-        Self::with_state(config, state).await
-    }
-
-    /// Binds `config.bind` and serves `state` there.
-    pub async fn with_state(config: &Config, state: AppState) -> anyhow::Result<Self> {
-        let server = Server::bind(
-            config.bind,
-            app(state.clone()),
-            config.http.serve_settings(),
-        )
-        .await?;
-        Ok(Self { server, state })
-    }
-
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.server.local_addr()
-    }
-
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
-    /// Serves (with background upkeep) until `shutdown` resolves, then lets in-flight requests
-    /// finish.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> anyhow::Result<()> {
-        tracing::info!(addr = %self.local_addr()?, issuer = %self.state.settings.issuer.iss, kid = %self.state.keys.current().signing.kid, "auth-service listening");
-        let maintenance = spawn_maintenance(self.state.clone());
-        let result = self.server.run_until_stopped(shutdown).await;
-        maintenance.abort();
-        result
-    }
+/// Binds `config.bind` to serve `state` there, with the key and session upkeep running.
+pub async fn with_state(config: &Config, state: AppState) -> anyhow::Result<Application> {
+    tracing::info!(issuer = %state.settings.issuer.iss, kid = %state.keys.current().signing.kid, "signing as this issuer");
+    let server = Server::bind(
+        config.bind,
+        app(state.clone()),
+        config.http.serve_settings(),
+    )
+    .await?;
+    let maintenance = spawn_maintenance(state.clone());
+    Ok(Application::new("auth-service", server, state).with_background(maintenance))
 }

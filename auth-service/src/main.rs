@@ -1,7 +1,6 @@
 use clap::Parser;
 
-use auth_service::{Application, Config};
-use shared::settings::BaseCommand;
+use auth_service::Config;
 
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
@@ -19,24 +18,12 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
-        if let Some(BaseCommand::Healthcheck) = config.command {
-            return shared::healthcheck::probe(config.bind).await;
-        }
-        config.log.init("info,sqlx=warn,tower_http=info");
-        let run = async {
-            Application::build(&config)
-                .await?
-                .run_until_stopped(shared::shutdown::signal())
-                .await
-        };
-        match run.await {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => {
-                tracing::error!(error = format!("{e:#}"), "auth-service failed to start");
-                eprintln!("auth-service: {e:#}");
-                std::process::ExitCode::FAILURE
-            }
-        }
-    })
+    runtime.block_on(shared::server::main(
+        "auth-service",
+        config.command.as_ref(),
+        config.bind,
+        &config.log,
+        "info,sqlx=warn,tower_http=info",
+        || auth_service::build(&config),
+    ))
 }

@@ -141,6 +141,99 @@ impl Server {
     }
 }
 
+/// A service bound to its address with its state and background upkeep: what `main` runs and
+/// what tests serve, so both exercise the same server, layers and shutdown.
+pub struct Application<S> {
+    name: &'static str,
+    server: Option<Server>,
+    state: S,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl<S> Application<S> {
+    pub fn new(name: &'static str, server: Server, state: S) -> Self {
+        Self {
+            name,
+            server: Some(server),
+            state,
+            background: Vec::new(),
+        }
+    }
+
+    /// Upkeep that lives as long as the application: aborted when serving ends or the
+    /// application is dropped unserved.
+    pub fn with_background(mut self, task: tokio::task::JoinHandle<()>) -> Self {
+        self.background.push(task);
+        self
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.server.as_ref().map_or_else(
+            || Err(std::io::ErrorKind::NotConnected.into()),
+            Server::local_addr,
+        )
+    }
+
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until_stopped(
+        mut self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let server = self
+            .server
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("already served"))?;
+        tracing::info!(service = self.name, addr = %server.local_addr()?, "listening");
+        server.run_until_stopped(shutdown).await
+    }
+}
+
+impl<S> Drop for Application<S> {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+    }
+}
+
+/// The body of a service's `main` once its configuration is parsed: the `healthcheck`
+/// subcommand, or logs, build and serve until SIGINT/SIGTERM. Start-up failures are logged and
+/// printed, and the exit code says so.
+pub async fn main<S, Fut>(
+    name: &'static str,
+    command: Option<&crate::settings::BaseCommand>,
+    bind: SocketAddr,
+    log: &crate::settings::LogArgs,
+    default_filter: &str,
+    build: impl FnOnce() -> Fut,
+) -> std::process::ExitCode
+where
+    Fut: Future<Output = anyhow::Result<Application<S>>>,
+{
+    if let Some(crate::settings::BaseCommand::Healthcheck) = command {
+        return crate::healthcheck::probe(bind).await;
+    }
+    log.init(default_filter);
+    let run = async {
+        build()
+            .await?
+            .run_until_stopped(crate::shutdown::signal())
+            .await
+    };
+    match run.await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "{name} failed");
+            eprintln!("{name}: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Accept fails for per-connection reasons (the peer already left) and for resource exhaustion
 /// (out of descriptors); the latter would spin, so back off a little.
 async fn accept_failed(error: &std::io::Error) {

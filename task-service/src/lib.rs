@@ -15,9 +15,6 @@ pub mod rfc3339;
 pub mod routes;
 pub mod state;
 
-use std::future::Future;
-use std::net::SocketAddr;
-
 use axum::Router;
 use shared::server::Server;
 
@@ -50,47 +47,22 @@ pub async fn build_state_with(
 }
 
 /// The service bound to its address, ready to run.
-pub struct Application {
-    server: Server,
-    state: AppState,
-    issuer: String,
+pub type Application = shared::server::Application<AppState>;
+
+/// Builds the state from `config` and binds its address.
+pub async fn build(config: &Config) -> anyhow::Result<Application> {
+    let state = build_state(config).await?;
+    with_state(config, state).await
 }
 
-impl Application {
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let state = build_state(config).await?;
-        Self::with_state(config, state).await
-    }
-
-    /// Binds `config.bind` and serves `state` there.
-    pub async fn with_state(config: &Config, state: AppState) -> anyhow::Result<Self> {
-        let server = Server::bind(
-            config.bind,
-            app(state.clone()),
-            config.http.serve_settings(),
-        )
-        .await?;
-        Ok(Self {
-            server,
-            state,
-            issuer: config.auth_issuer.clone(),
-        })
-    }
-
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.server.local_addr()
-    }
-
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> anyhow::Result<()> {
-        tracing::info!(addr = %self.local_addr()?, issuer = %self.issuer, "task-service listening");
-        self.server.run_until_stopped(shutdown).await
-    }
+/// Binds `config.bind` to serve `state` there.
+pub async fn with_state(config: &Config, state: AppState) -> anyhow::Result<Application> {
+    tracing::info!(issuer = %config.auth_issuer, "trusting tokens from this issuer");
+    let server = Server::bind(
+        config.bind,
+        app(state.clone()),
+        config.http.serve_settings(),
+    )
+    .await?;
+    Ok(Application::new("task-service", server, state))
 }

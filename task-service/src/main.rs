@@ -3,8 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use shared::settings::BaseCommand;
-use task_service::{Application, Config};
+use task_service::Config;
 
 // mimalloc: malloc/free were ≈ 6 % of a list request under glibc; with mimalloc and the
 // timestamp writer, CPU per list request fell from 103 to 90 µs (BENCHMARKS.md). Not used by the
@@ -15,21 +14,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    if let Some(BaseCommand::Healthcheck) = config.command {
-        return shared::healthcheck::probe(config.bind).await;
-    }
-    config.log.init("info,sqlx=warn");
-    let run = async {
-        Application::build(&config)
-            .await?
-            .run_until_stopped(shared::shutdown::signal())
-            .await
-    };
-    match run.await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "task-service failed");
-            ExitCode::FAILURE
-        }
-    }
+    shared::server::main(
+        "task-service",
+        config.command.as_ref(),
+        config.bind,
+        &config.log,
+        "info,sqlx=warn",
+        || task_service::build(&config),
+    )
+    .await
 }

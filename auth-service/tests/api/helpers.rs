@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use auth_service::{AppState, Application, Config};
+use auth_service::{AppState, Config};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use shared::testing::{ServerHandle, TestDb};
@@ -65,7 +65,7 @@ pub async fn spawn_on(db: TestDb, config: Config) -> TestApp {
 /// and a handle that stops it.
 pub async fn serve(config: &Config) -> (String, AppState, ServerHandle) {
     shared::telemetry::init_for_tests("warn,sqlx=error");
-    let application = Application::build(config).await.expect("app builds");
+    let application = auth_service::build(config).await.expect("app builds");
     let addr = application.local_addr().expect("addr");
     let state = application.state().clone();
     let server = ServerHandle::spawn(|stop| application.run_until_stopped(stop));

@@ -25,7 +25,7 @@ async fn start_auth_service(database_url: &str) -> AuthService {
     config.issuer = url.clone();
     config.rate_limit_per_ip = 0;
     config.rate_limit_per_email = 0;
-    let application = auth_service::Application::build(&config)
+    let application = auth_service::build(&config)
         .await
         .expect("auth-service builds");
     let server = ServerHandle::spawn(|stop| application.run_until_stopped(stop));

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use shared::testing::{ServerHandle, TestDb};
 pub use shared::testing::{field_codes, problem};
 use task_service::auth::{JwksSettings, KeySource};
-use task_service::{AppState, Application, Config};
+use task_service::{AppState, Config};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -331,7 +331,7 @@ pub async fn spawn_on(db: TestDb, issuer: Issuer, options: Options) -> TestApp {
     let state = task_service::build_state_with(&options.config, options.jwks)
         .await
         .expect("state builds");
-    let application = Application::with_state(&options.config, state.clone())
+    let application = task_service::with_state(&options.config, state.clone())
         .await
         .expect("binds");
     let addr = application.local_addr().expect("addr");
