@@ -8,9 +8,11 @@
 #   - the checks: both /readyz and both `healthcheck` subcommands, a sign-up and a task round trip
 #     through the JWKS_URL/AUTH_ISSUER split, CORS for the web origin, tokens' iss, and that neither
 #     role can read the other's schema.
-# Binaries: $BIN_DIR (default target/release), built if missing.
+# Binaries: $BIN_DIR (default target/release, built if missing; bin/test passes its debug build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=../bin/lib/postgres.sh
+source bin/lib/postgres.sh
 BIN_DIR=${BIN_DIR:-target/release}
 
 passed=0 failed=0
@@ -22,24 +24,19 @@ check() { # description command...
 }
 
 # ---- tools ------------------------------------------------------------------------------------
-PG_BIN=
-if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
-  PG_BIN=$(dirname "$(command -v initdb)")
-else
-  PG_BIN=$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-fi
-[[ -n $PG_BIN && -x $PG_BIN/initdb ]] || { echo "error: initdb/pg_ctl not found (apt-get install postgresql)" >&2; exit 1; }
-PSQL=$(command -v psql || echo "$PG_BIN/psql")
-command -v curl >/dev/null || { echo "error: curl not found" >&2; exit 1; }
-python3 -c 'import yaml' 2>/dev/null || { echo "error: python3 with PyYAML needed (apt-get install python3-yaml)" >&2; exit 1; }
+PG_BIN=$(find_pg_bin)
+[[ -n $PG_BIN ]] || die "initdb/pg_ctl not found (apt-get install postgresql)"
+PSQL=$(find_psql "$PG_BIN") || die "psql not found (apt-get install postgresql-client)"
+command -v curl >/dev/null || die "curl not found"
+python3 -c 'import yaml' 2>/dev/null || die "python3 with PyYAML needed (apt-get install python3-yaml)"
 
 if [[ ! -x $BIN_DIR/auth-service || ! -x $BIN_DIR/task-service ]]; then
-  echo "==> building the services (cargo build --release)"
+  [[ $BIN_DIR == target/release ]] || die "$BIN_DIR/auth-service or $BIN_DIR/task-service missing"
+  say "building the services (cargo build --release)"
   cargo build --release -p auth-service -p task-service
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/compose-topology.XXXXXX")
-PIDS=()
 PG_AS=()
 if [[ $(id -u) == 0 ]]; then
   chmod 755 "$WORK"
@@ -48,23 +45,17 @@ fi
 pg_cmd() { # runs a command line as the cluster's owner
   if ((${#PG_AS[@]})); then "${PG_AS[@]}" "$1"; else sh -c "$1"; fi
 }
-cleanup() {
-  local rc=$?
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+cleanup() { # exit status (the services are already stopped: common.sh's on_exit)
+  local rc=$1
   pg_cmd "$PG_BIN/pg_ctl -D $WORK/pg -m immediate -w stop" >/dev/null 2>&1 || true
   if ((rc != 0 || failed > 0)); then
     for f in "$WORK"/*.log; do echo "---- $(basename "$f") (last 25 lines)"; tail -n 25 "$f"; done
   fi
   rm -rf "$WORK"
 }
-trap cleanup EXIT
+on_exit cleanup
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-PG_PORT=$(free_port) AUTH_PORT=$(free_port) TASK_PORT=$(free_port)
-while [[ $TASK_PORT == "$AUTH_PORT" ]]; do TASK_PORT=$(free_port); done
+PG_PORT=$(free_port) AUTH_PORT=$(free_port $((PG_PORT + 1))) TASK_PORT=$(free_port $((AUTH_PORT + 1)))
 
 # ---- the compose file's environment, interpolated and mapped to loopback ------------------------
 compose_env() { # service -> NAME=VALUE lines
@@ -128,7 +119,7 @@ POSTGRES_DB=$(getv POSTGRES_DB "${PG_ENV[@]}")
 POSTGRES_PASSWORD=$(getv POSTGRES_PASSWORD "${PG_ENV[@]}")
 
 # ---- postgres, initialised like the official image --------------------------------------------
-echo "==> PostgreSQL on 127.0.0.1:$PG_PORT, initialised by docker/postgres-init"
+say "PostgreSQL on 127.0.0.1:$PG_PORT, initialised by docker/postgres-init"
 mkdir -p "$WORK/pg"
 printf '%s\n' "$POSTGRES_PASSWORD" >"$WORK/pwfile"
 if ((${#PG_AS[@]})); then chown postgres "$WORK/pg" "$WORK/pwfile"; fi
@@ -147,21 +138,13 @@ ok "init scripts ran"
 # ---- the services, with the compose environment only -------------------------------------------
 start() { # name env-entries...
   local name=$1; shift
-  env -i PATH="$PATH" HOME="$WORK" "$@" "$BIN_DIR/$name" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
+  spawn "$name" "$WORK/$name.log" env -i PATH="$PATH" HOME="$WORK" "$@" "$BIN_DIR/$name"
 }
-wait_ready() { # url pid
-  local deadline=$((SECONDS + 120))
-  until [[ $(curl -s -o /dev/null -m 3 -w '%{http_code}' "$1") == 200 ]]; do
-    ((SECONDS < deadline)) && kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.5
-  done
-}
-echo "==> auth-service on :$AUTH_PORT, task-service on :$TASK_PORT (compose environment)"
+say "auth-service on :$AUTH_PORT, task-service on :$TASK_PORT (compose environment)"
 start auth-service "${AUTH_ENV[@]}"
-check "auth-service /readyz 200" wait_ready "http://127.0.0.1:$AUTH_PORT/readyz" "${PIDS[-1]}"
+check "auth-service /readyz 200" wait_ready auth-service "http://127.0.0.1:$AUTH_PORT/readyz" "$SPAWNED_PID"
 start task-service "${TASK_ENV[@]}"
-check "task-service /readyz 200" wait_ready "http://127.0.0.1:$TASK_PORT/readyz" "${PIDS[-1]}"
+check "task-service /readyz 200" wait_ready task-service "http://127.0.0.1:$TASK_PORT/readyz" "$SPAWNED_PID"
 check "auth-service healthcheck exits 0" env -i PATH="$PATH" "${AUTH_ENV[@]}" "$BIN_DIR/auth-service" healthcheck
 check "task-service healthcheck exits 0" env -i PATH="$PATH" "${TASK_ENV[@]}" "$BIN_DIR/task-service" healthcheck
 check "auth-service logs no unencrypted-keys warning" bash -c "! grep -q UNENCRYPTED '$WORK/auth-service.log'"
