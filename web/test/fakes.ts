@@ -1,5 +1,6 @@
 /** A fake auth-service and task-service behind one fetch(), with a shared cookie jar, for
  * exercising the token logic without a network. */
+import type { SessionInfo } from "../src/api/account";
 import type { ChannelLike, LockManagerLike, User } from "../src/api/session";
 
 export const AUTH = "http://auth.test";
@@ -11,6 +12,41 @@ export const alice: User = {
   name: "Alice",
   created_at: "2026-01-01T00:00:00Z",
 };
+
+/** Sessions as the fake auth-service lists them: this browser's first, then two others. */
+export function someSessions(): SessionInfo[] {
+  return [
+    {
+      id: "10000000-0000-4000-8000-000000000001",
+      created_at: "2026-05-01T09:00:00Z",
+      last_used_at: "2026-05-20T11:58:00Z",
+      expires_at: "2026-06-19T11:58:00Z",
+      user_agent:
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+      ip: "203.0.113.7",
+      current: true,
+    },
+    {
+      id: "10000000-0000-4000-8000-000000000002",
+      created_at: "2026-04-02T08:00:00Z",
+      last_used_at: "2026-05-19T12:00:00Z",
+      expires_at: "2026-06-18T12:00:00Z",
+      user_agent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+      ip: "198.51.100.23",
+      current: false,
+    },
+    {
+      id: "10000000-0000-4000-8000-000000000003",
+      created_at: "2026-03-03T08:00:00Z",
+      last_used_at: "2026-05-10T12:00:00Z",
+      expires_at: "2026-06-09T12:00:00Z",
+      user_agent:
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+      ip: null,
+      current: false,
+    },
+  ];
+}
 
 export interface Call {
   method: string;
@@ -46,6 +82,10 @@ export class FakeServer {
   /** Overrides per "METHOD path"; return undefined to fall through. */
   handlers = new Map<string, (call: Call) => Response | Promise<Response> | undefined>();
   offline = false;
+  /** The account's password and its sessions, for the account routes. */
+  password = "correct horse battery";
+  sessions: SessionInfo[] = someSessions();
+  accountDeleted = false;
 
   get refreshCalls() {
     return this.calls.filter((c) => c.url === `${AUTH}/api/auth/refresh`).length;
@@ -119,6 +159,43 @@ export class FakeServer {
         if (!token || !this.validAccess.has(token)) return problem(401, "invalid_token");
         return json(200, alice);
       }
+    }
+    return this.account(call, path);
+  }
+
+  /** The account routes: bearer only, acting on this one account. */
+  private account(call: Call, path: string): Response {
+    const token = call.headers.get("Authorization")?.replace(/^Bearer /, "");
+    if (!token || !this.validAccess.has(token)) return problem(401, "invalid_token");
+    const body = call.body ? (JSON.parse(call.body) as Record<string, unknown>) : {};
+    const wrong = (field: string) =>
+      problem(422, "validation_failed", { errors: [{ field, code: "wrong_password", message: "wrong password" }] });
+    const noContent = () => new Response(null, { status: 204 });
+    const sessionPath = /^\/api\/auth\/sessions\/([^/]+)$/.exec(path);
+    if (call.method === "DELETE" && sessionPath) {
+      const id = decodeURIComponent(sessionPath[1]!);
+      if (!this.sessions.some((s) => s.id === id)) return problem(404, "not_found");
+      this.sessions = this.sessions.filter((s) => s.id !== id);
+      return noContent();
+    }
+    switch (`${call.method} ${path}`) {
+      case "GET /api/auth/sessions":
+        return json(200, this.sessions);
+      case "POST /api/auth/signout-all":
+        this.sessions = body.keep_current === true ? this.sessions.filter((s) => s.current) : [];
+        return noContent();
+      case "POST /api/auth/password":
+        if (body.current_password !== this.password) return wrong("current_password");
+        this.password = String(body.new_password);
+        this.sessions = this.sessions.filter((s) => s.current);
+        return noContent();
+      case "DELETE /api/auth/me":
+        if (body.password !== this.password) return wrong("password");
+        this.accountDeleted = true;
+        this.sessions = [];
+        this.liveRefresh = null;
+        this.validAccess.clear();
+        return noContent();
     }
     return problem(404, "not_found");
   }

@@ -272,6 +272,23 @@ describe("sign-out", () => {
   });
 });
 
+describe("after the account is deleted", () => {
+  it("forgets the token here and in the other tabs, saying why, without a request", async () => {
+    const hub = new FakeHub();
+    const tabA = manager({ channel: hub.channel() });
+    const tabB = manager({ channel: hub.channel() });
+    await tabA.signIn({ email: "a@example.com", password: "pw pw pw pw" });
+    const calls = server.calls.length;
+    tabA.accountDeleted();
+    expect(server.calls.length).toBe(calls);
+    expect(tabA.current).toEqual({ status: "signed-out", reason: "deleted" });
+    expect(tabB.current).toEqual({ status: "signed-out", reason: "deleted" });
+    // The refresh timer went with the token.
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    expect(server.refreshCalls).toBe(0);
+  });
+});
+
 describe("restoring the session on load", () => {
   it("refreshes with the cookie, then asks who we are", async () => {
     server.seedCookie();

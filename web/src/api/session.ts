@@ -29,8 +29,12 @@ export interface SessionResponse {
   refresh_token: string | null;
 }
 
+/** Why there is no session: signed out on purpose, ended elsewhere (a refused refresh), or the
+ * account was deleted. */
+export type SignedOutReason = "signed-out" | "expired" | "deleted";
+
 export type AuthState =
-  | { status: "signed-out"; reason?: "signed-out" | "expired" }
+  | { status: "signed-out"; reason?: SignedOutReason }
   | { status: "signed-in"; user: User };
 
 /** The part of `navigator.locks` we use. */
@@ -60,7 +64,7 @@ export interface SessionOptions {
 
 type Message =
   | { type: "session"; accessToken: string; expiresAt: number; user: User | null }
-  | { type: "signed-out" };
+  | { type: "signed-out"; reason?: "deleted" };
 
 export const LOCK_NAME = "tasks-auth-refresh";
 export const CHANNEL_NAME = "tasks-auth";
@@ -141,7 +145,7 @@ export class SessionManager {
     return body.access_token;
   }
 
-  private clear(reason: "signed-out" | "expired") {
+  private clear(reason: SignedOutReason) {
     this.generation++;
     this.accessToken = null;
     this.expiresAt = 0;
@@ -175,7 +179,7 @@ export class SessionManager {
   private onMessage(message: Message) {
     if (!message || typeof message !== "object") return;
     if (message.type === "signed-out") {
-      this.clear("signed-out");
+      this.clear(message.reason === "deleted" ? "deleted" : "signed-out");
     } else if (message.type === "session") {
       // Another tab signed in or refreshed: the cookie jar already holds its refresh token, so
       // use its access token rather than refreshing (and rotating) again.
@@ -252,6 +256,15 @@ export class SessionManager {
       this.clear("signed-out");
       this.broadcast({ type: "signed-out" });
     });
+  }
+
+  /**
+   * The account was deleted at the auth-service, and its sessions with it: forget the token here
+   * and in every other tab, which then say why. Nothing is sent (there is nothing left to revoke).
+   */
+  accountDeleted(): void {
+    this.clear("deleted");
+    this.broadcast({ type: "signed-out", reason: "deleted" });
   }
 
   /**
