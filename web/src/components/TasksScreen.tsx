@@ -2,16 +2,15 @@ import { useEffect, useRef, useState } from "react";
 import type { SessionManager, User } from "../api/session";
 import type { Task, TaskPatch, TasksClient } from "../api/tasks";
 import { useAnnouncement } from "../hooks/useAnnouncement";
-import { useSignOut } from "../hooks/useSignOut";
 import { useTaskList } from "../hooks/useTaskList";
 import { AddTaskForm } from "./AddTaskForm";
 import { DeleteTaskDialog } from "./DeleteTaskDialog";
 import { LoadMore } from "./LoadMore";
+import { SignedInPage } from "./SignedInPage";
 import { TaskFilterBar } from "./TaskFilterBar";
 import { TaskList } from "./TaskList";
-import { TopBar } from "./TopBar";
 
-/** The signed-in screen: puts the pieces together and says what happened (the polite status
+/** The task page: puts the pieces together and says what happened (the polite status
  * region) and where the keyboard goes. The list's data lives in useTaskList. */
 export function TasksScreen({
   session,
@@ -23,7 +22,6 @@ export function TasksScreen({
   user: User;
 }) {
   const list = useTaskList(tasks);
-  const { signOut, signingOut, error: signOutError } = useSignOut(session);
   const [announcement, announce] = useAnnouncement();
   const [confirming, setConfirming] = useState<Task | null>(null);
 
@@ -64,71 +62,57 @@ export function TasksScreen({
   }
 
   return (
-    <div className="app">
-      <TopBar user={user} signingOut={signingOut} onSignOut={signOut} />
+    <SignedInPage session={session} user={user}>
+      <h1 ref={headingRef} tabIndex={-1} className="page-title">
+        Your tasks
+      </h1>
 
-      <main className="content">
-        {signOutError && (
+      <AddTaskForm tasks={tasks} titleRef={titleRef} onCreated={created} />
+
+      <section className="card list-card" aria-labelledby="list-heading">
+        <h2 id="list-heading" className="sr-only">
+          Task list
+        </h2>
+        <TaskFilterBar
+          filter={list.filter}
+          onFilterChange={list.setFilter}
+          search={list.searchInput}
+          onSearchChange={list.setSearchInput}
+        />
+
+        {list.actionError && (
           <div className="alert alert-error" role="alert">
-            <span>{signOutError}</span>
-            <button type="button" className="btn btn-small" onClick={signOut} disabled={signingOut}>
-              Try again
+            <span>{list.actionError}</span>
+            <button type="button" className="btn btn-small btn-ghost" onClick={list.dismissActionError}>
+              Dismiss
             </button>
           </div>
         )}
 
-        <h1 ref={headingRef} tabIndex={-1} className="page-title">
-          Your tasks
-        </h1>
+        <TaskList
+          status={list.status}
+          items={list.items}
+          error={list.error}
+          filter={list.filter}
+          query={list.query}
+          listRef={listRef}
+          onRetry={list.reload}
+          onToggle={toggle}
+          onSave={save}
+          onDelete={setConfirming}
+        />
 
-        <AddTaskForm tasks={tasks} titleRef={titleRef} onCreated={created} />
+        {list.status === "ready" && list.hasMore && (
+          <LoadMore busy={list.loadingMore} error={list.moreError} onLoadMore={list.loadMore} />
+        )}
+      </section>
 
-        <section className="card list-card" aria-labelledby="list-heading">
-          <h2 id="list-heading" className="sr-only">
-            Task list
-          </h2>
-          <TaskFilterBar
-            filter={list.filter}
-            onFilterChange={list.setFilter}
-            search={list.searchInput}
-            onSearchChange={list.setSearchInput}
-          />
-
-          {list.actionError && (
-            <div className="alert alert-error" role="alert">
-              <span>{list.actionError}</span>
-              <button type="button" className="btn btn-small btn-ghost" onClick={list.dismissActionError}>
-                Dismiss
-              </button>
-            </div>
-          )}
-
-          <TaskList
-            status={list.status}
-            items={list.items}
-            error={list.error}
-            filter={list.filter}
-            query={list.query}
-            listRef={listRef}
-            onRetry={list.reload}
-            onToggle={toggle}
-            onSave={save}
-            onDelete={setConfirming}
-          />
-
-          {list.status === "ready" && list.hasMore && (
-            <LoadMore busy={list.loadingMore} error={list.moreError} onLoadMore={list.loadMore} />
-          )}
-        </section>
-
-        <p className="sr-only" role="status" aria-live="polite">
-          {announcement}
-        </p>
-      </main>
-
+      <p className="sr-only" role="status" aria-live="polite">
+        {announcement}
+      </p>
       {confirming && (
         <DeleteTaskDialog task={confirming} onDelete={deleteConfirmed} onCancel={() => setConfirming(null)} />
       )}
-    </div>
+    </SignedInPage>
   );
 }
