@@ -1,19 +1,35 @@
 import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
+import type { AccountClient } from "./api/account";
 import type { AuthState, SessionManager } from "./api/session";
 import type { TasksClient } from "./api/tasks";
+import { AccountScreen } from "./components/AccountScreen";
 import { AuthScreen } from "./components/AuthScreen";
 import { TasksScreen } from "./components/TasksScreen";
 import { errorMessage } from "./messages";
+import { usePage } from "./navigation";
 
 type Boot = { phase: "restoring" } | { phase: "failed"; message: string } | { phase: "ready" };
 
-export function App({ session, tasks }: { session: SessionManager; tasks: TasksClient }) {
+const TITLES = { tasks: "Your tasks · Tasks", account: "Account · Tasks" } as const;
+
+export function App({
+  session,
+  tasks,
+  account,
+}: {
+  session: SessionManager;
+  tasks: TasksClient;
+  account: AccountClient;
+}) {
   const subscribe = useCallback((cb: () => void) => {
     const off = session.subscribe(cb);
     return () => void off();
   }, [session]);
   const auth: AuthState = useSyncExternalStore(subscribe, () => session.current);
   const [boot, setBoot] = useState<Boot>({ phase: "restoring" });
+  // The address bar's page; signed out, every address shows the sign-in form and keeps its page
+  // for after the sign-in.
+  const page = usePage();
 
   // Boot starts as "restoring", so the first restore only has an outcome to record; a retry
   // (retryRestore) shows the spinner again first.
@@ -35,8 +51,8 @@ export function App({ session, tasks }: { session: SessionManager; tasks: TasksC
   const ready = boot.phase === "ready" || auth.status === "signed-in";
 
   useEffect(() => {
-    document.title = !ready ? "Tasks" : auth.status === "signed-in" ? "Your tasks · Tasks" : "Sign in · Tasks";
-  }, [ready, auth.status]);
+    document.title = !ready ? "Tasks" : auth.status === "signed-in" ? TITLES[page] : "Sign in · Tasks";
+  }, [ready, auth.status, page]);
 
   if (!ready && boot.phase === "restoring") {
     return (
@@ -62,7 +78,12 @@ export function App({ session, tasks }: { session: SessionManager; tasks: TasksC
     );
   }
   if (auth.status === "signed-in") {
-    return <TasksScreen key={auth.user.id} session={session} tasks={tasks} user={auth.user} />;
+    return page === "account" ? (
+      <AccountScreen key={auth.user.id} session={session} account={account} user={auth.user} />
+    ) : (
+      <TasksScreen key={auth.user.id} session={session} tasks={tasks} user={auth.user} />
+    );
   }
-  return <AuthScreen session={session} expired={auth.reason === "expired"} />;
+  const notice = auth.reason === "expired" || auth.reason === "deleted" ? auth.reason : undefined;
+  return <AuthScreen session={session} notice={notice} />;
 }

@@ -1,6 +1,7 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
+import { AccountClient } from "./api/account";
 import { loadConfig } from "./api/config";
 import { SessionManager } from "./api/session";
 import { TasksClient } from "./api/tasks";
@@ -11,9 +12,10 @@ const root = createRoot(document.getElementById("root")!);
 loadConfig().then((config) => {
   const session = new SessionManager({ authUrl: config.authUrl });
   const tasks = new TasksClient(config.tasksUrl, session);
+  const account = new AccountClient(config.authUrl, session);
   root.render(
     <StrictMode>
-      <App session={session} tasks={tasks} />
+      <App session={session} tasks={tasks} account={account} />
     </StrictMode>,
   );
 });

@@ -8,6 +8,7 @@ const FIELD_MESSAGES: Record<string, string> = {
   password_too_short: "Use at least 8 characters.",
   password_too_long: "Use at most 128 characters.",
   password_too_common: "This password is too common and easy to guess. Choose another.",
+  wrong_password: "That isn't your current password.",
 };
 
 export function fieldMessage(error: FieldError): string {

@@ -4,6 +4,7 @@ import { act, cleanup, render, screen, waitFor, within } from "@testing-library/
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { App } from "../src/App";
+import { AccountClient } from "../src/api/account";
 import { SessionManager } from "../src/api/session";
 import { TasksClient, type Task } from "../src/api/tasks";
 import { AUTH, FakeServer, TASKS, problem } from "./fakes";
@@ -33,7 +34,8 @@ function deferred<T>() {
 function renderApp() {
   session = new SessionManager({ authUrl: AUTH, fetch: server.fetch, locks: null, channel: null });
   const tasks = new TasksClient(TASKS, session);
-  return render(<App session={session} tasks={tasks} />);
+  const account = new AccountClient(AUTH, session);
+  return render(<App session={session} tasks={tasks} account={account} />);
 }
 
 async function signedInWith(items: Task[], next_cursor: string | null = null) {

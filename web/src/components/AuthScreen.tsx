@@ -4,6 +4,7 @@ import type { SessionManager } from "../api/session";
 import { errorMessage, NETWORK_MESSAGE, splitFieldErrors } from "../messages";
 import { Field } from "./Field";
 import { Logo } from "./Logo";
+import { PasswordField } from "./PasswordField";
 
 type Mode = "signin" | "signup";
 type Fields = "email" | "password" | "name";
@@ -14,12 +15,17 @@ interface FormError {
   retry: boolean;
 }
 
-export function AuthScreen({ session, expired }: { session: SessionManager; expired: boolean }) {
+/** Why the sign-in form is on show, when there is something to say about it. */
+const NOTICES = {
+  expired: "Your session has ended. Please sign in again.",
+  deleted: "Your account and all its tasks have been deleted.",
+} as const;
+
+export function AuthScreen({ session, notice }: { session: SessionManager; notice?: keyof typeof NOTICES | undefined }) {
   const [mode, setMode] = useState<Mode>("signin");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [name, setName] = useState("");
-  const [showPassword, setShowPassword] = useState(false);
   const [busy, setBusy] = useState(false);
   const [fieldErrors, setFieldErrors] = useState<Partial<Record<Fields, string>>>({});
   const [formError, setFormError] = useState<FormError | null>(null);
@@ -97,9 +103,9 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
         <p className="muted">
           {signup ? "Keep track of what needs doing." : "Welcome back. Your tasks are waiting."}
         </p>
-        {expired && !formError && (
+        {notice && !formError && (
           <p className="alert alert-info" role="status">
-            Your session has ended. Please sign in again.
+            {NOTICES[notice]}
           </p>
         )}
         {formError && (
@@ -158,29 +164,14 @@ export function AuthScreen({ session, expired }: { session: SessionManager; expi
               onChange: (e) => setEmail(e.target.value),
             }}
           />
-          <Field
+          <PasswordField
             label="Password"
+            autoComplete={signup ? "new-password" : "current-password"}
             help={signup ? "At least 8 characters. Avoid common passwords." : undefined}
             error={fieldErrors.password}
             inputRef={passwordRef}
-            input={{
-              type: showPassword ? "text" : "password",
-              autoComplete: signup ? "new-password" : "current-password",
-              required: true,
-              value: password,
-              onChange: (e) => setPassword(e.target.value),
-            }}
-            after={
-              <button
-                type="button"
-                className="reveal"
-                aria-label="Show password"
-                aria-pressed={showPassword}
-                onClick={() => setShowPassword((v) => !v)}
-              >
-                {showPassword ? "Hide" : "Show"}
-              </button>
-            }
+            value={password}
+            onChange={setPassword}
           />
           <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
             {busy ? (signup ? "Creating account…" : "Signing in…") : signup ? "Create account" : "Sign in"}

@@ -1,0 +1,59 @@
+import { useEffect, useRef } from "react";
+import type { AccountClient } from "../api/account";
+import type { SessionManager, User } from "../api/session";
+import { useAnnouncement } from "../hooks/useAnnouncement";
+import { useSessions } from "../hooks/useSessions";
+import { navigate } from "../navigation";
+import { ChangePasswordForm } from "./ChangePasswordForm";
+import { DeleteAccountCard } from "./DeleteAccountCard";
+import { SessionsCard } from "./SessionsCard";
+import { SignedInPage } from "./SignedInPage";
+
+/** The Account page: where the person is signed in, their password, and deleting the account.
+ * Puts the pieces together and says what happened in the polite status region. */
+export function AccountScreen({
+  session,
+  account,
+  user,
+}: {
+  session: SessionManager;
+  account: AccountClient;
+  user: User;
+}) {
+  const sessions = useSessions(account);
+  const [announcement, announce] = useAnnouncement();
+  const headingRef = useRef<HTMLHeadingElement>(null);
+
+  useEffect(() => headingRef.current?.focus(), []);
+
+  function passwordChanged() {
+    sessions.othersEnded();
+    announce("Password changed. You have been signed out everywhere else.");
+  }
+
+  function deleted() {
+    // Back to "/" first, so that whoever signs in next lands on their task list.
+    navigate("tasks", { replace: true });
+    session.accountDeleted();
+  }
+
+  return (
+    <SignedInPage session={session} user={user}>
+      <h1 ref={headingRef} tabIndex={-1} className="page-title">
+        Account
+      </h1>
+      <p className="muted account-who">
+        Signed in as <strong>{user.name || user.email}</strong>
+        {user.name && <> ({user.email})</>}
+      </p>
+
+      <SessionsCard sessions={sessions} announce={announce} />
+      <ChangePasswordForm account={account} email={user.email} onChanged={passwordChanged} />
+      <DeleteAccountCard account={account} email={user.email} onDeleted={deleted} />
+
+      <p className="sr-only" role="status" aria-live="polite">
+        {announcement}
+      </p>
+    </SignedInPage>
+  );
+}
