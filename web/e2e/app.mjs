@@ -64,3 +64,53 @@ export async function apiSignIn({ email, password }) {
   const { access_token: token } = await res.json();
   return token;
 }
+
+// ---- the Account page ---------------------------------------------------------------------
+
+export const sessionList = (page) => page.getByRole("list", { name: "Sessions" });
+export const sessionItems = (page) => sessionList(page).getByRole("listitem");
+export const thisDevice = (page) => sessionItems(page).filter({ hasText: "This device" });
+export const otherSessions = (page) => sessionItems(page).filter({ hasNotText: "This device" });
+
+/** Opens the Account page from the header's link, and waits for the sessions list. */
+export async function openAccount(page) {
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Account" }).click();
+  await page.getByRole("heading", { name: "Account", level: 1 }).waitFor();
+  await sessionList(page).waitFor();
+}
+
+/** Back to the task list from the header's link. */
+export async function openTasks(page) {
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Your tasks" }).click();
+  await onTaskScreen(page);
+}
+
+/** Waits until the list shows `count` sessions. */
+export async function expectSessionCount(page, count, message) {
+  await waitFor(
+    async () => (await sessionItems(page).count()) === count && !(await sessionList(page).getAttribute("aria-busy")),
+    `${message}: expected ${count} sessions, saw ${await sessionItems(page).count()}`,
+  );
+}
+
+/**
+ * A page on the task list whose session was ended elsewhere (at `since`, ms): it keeps making
+ * requests (the list under another filter) until one is refused and the app shows the sign-in
+ * form saying the session ended. Fails after `withinMs`; resolves to how long it took.
+ */
+export async function signedOutAtNextRequest(page, since, withinMs) {
+  const signInForm = page.getByRole("heading", { name: "Sign in", level: 1 });
+  const filters = page.getByRole("group", { name: "Show" });
+  for (let flip = true; !(await signInForm.isVisible()); flip = !flip) {
+    const elapsed = Date.now() - since;
+    expect(elapsed <= withinMs, `still signed in ${elapsed} ms after its session was ended`);
+    // The form may take the list's place at any moment: a failed click is only a missed poll.
+    await filters
+      .getByRole("radio", { name: flip ? "Pending" : "All" })
+      .check({ timeout: 1_000 })
+      .catch(() => {});
+    await page.waitForTimeout(400);
+  }
+  await page.getByText("Your session has ended. Please sign in again.").waitFor();
+  return Date.now() - since;
+}

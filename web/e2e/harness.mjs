@@ -143,6 +143,7 @@ export class Skip extends Error {}
 //
 // Output: "ok - <name>" / "not ok - <name>" (with the step and the error) / "skipped - <name>",
 // the steps passed as "# ..." comments, and a closing "N passed, N failed" line.
+// E2E_ONLY=<regex> runs only the scenarios whose names match (the others are reported skipped).
 
 const slug = (name) => name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
 const indent = (text) => String(text).replace(/^/gm, "    ");
@@ -173,7 +174,13 @@ export async function runScenarios(scenarios, { setup, teardown }) {
     count.failed++;
   }
 
+  const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY, "i") : null;
   for (const scenario of count.failed ? [] : scenarios) {
+    if (only && !only.test(scenario.name)) {
+      console.log(`skipped - ${scenario.name} (not matched by E2E_ONLY)`);
+      record(scenario.name, "skipped");
+      continue;
+    }
     const missing = (scenario.needs ?? []).filter((n) => outcome.get(n) !== "passed");
     if (missing.length) {
       console.log(`skipped - ${scenario.name} (needs ${missing.map((n) => `“${n}”`).join(", ")}, which did not pass)`);

@@ -10,6 +10,8 @@
 //
 // The scenarios below tell one story: Alice signs up, works on her tasks, signs out and back
 // in; Bob, in a browser profile of his own, sees none of them and pages through a long list.
+// Carol, signed in on two browsers (two profiles), uses the Account page: she ends the other
+// browser's session, signs out everywhere else, changes her password and deletes her account.
 // Each scenario reports on its own (harness.mjs); one that needs an earlier one that did not
 // pass is skipped.
 import {
@@ -29,18 +31,28 @@ import {
   addTask,
   apiSignIn,
   checkbox,
+  expectSessionCount,
   expectTitles,
   onTaskScreen,
+  openAccount,
+  openTasks,
+  otherSessions,
+  signedOutAtNextRequest,
   signIn,
   signUp,
   taskList,
   tasksRequest,
+  thisDevice,
   visibleTitles,
 } from "./app.mjs";
 
 const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const alice = { name: "Alice Example", email: `alice-${stamp}@example.com`, password: "violet-otter-harbour-42" };
 const bob = { name: "", email: `bob-${stamp}@example.com`, password: "maple-quartz-lantern-77" };
+const carol = { name: "Carol Example", email: `carol-${stamp}@example.com`, password: "cobalt-heron-meadow-58" };
+/** The contract: a session that ends takes its access tokens with it within 5 s. Polling every
+ * ~0.4 s and the refused refresh that follows add the rest. */
+const SIGNED_OUT_WITHIN_MS = 6_500;
 const desktop = { width: 1280, height: 860 };
 const phone = { width: 375, height: 812 };
 
@@ -51,12 +63,31 @@ let ctx;
 let page;
 /** Bob's tab, in a profile of his own (opened by the first scenario that needs him). */
 let page2;
+/** Carol's two browsers: a desktop one (where the Account page is used) and a phone. */
+let carolDesk;
+let carolPhone;
 
 const SIGNED_UP = "sign up and add tasks";
 const CHANGED = "complete, edit and delete tasks";
 const TAKEN_EMAIL = "a taken email at sign-up";
 const SECOND_USER = "a second user sees none of the first user's tasks";
 const KEYBOARD = "keyboard alone: add, complete and delete a task";
+const ACCOUNT = "the Account page lists this device and the other browser's session";
+
+/** Carol's phone on her task list: signs in unless it already shows it (a scenario before may
+ * not have left it signed out). */
+async function carolPhoneSignedIn() {
+  const tasks = carolPhone.getByRole("heading", { name: "Your tasks", level: 1 });
+  if (await tasks.isVisible()) return;
+  await signIn(carolPhone, carol);
+  await onTaskScreen(carolPhone);
+}
+
+/** Carol's desktop browser on the Account page. */
+async function carolDeskOnAccount() {
+  if (await carolDesk.getByRole("heading", { name: "Account", level: 1 }).isVisible()) return;
+  await openAccount(carolDesk);
+}
 
 const scenarios = [
   {
@@ -421,6 +452,289 @@ const scenarios = [
       await waitFor(async () => (await visibleTitles(page2)).length === 23, "Load more did not bring the rest");
       expect((await page2.getByRole("button", { name: "Load more" }).count()) === 0, "Load more is still offered");
       expect(new Set(await visibleTitles(page2)).size === 23, "duplicates after Load more");
+    },
+  },
+
+  {
+    name: ACCOUNT,
+    page: () => carolDesk,
+    async run({ step }) {
+      await step("Carol signs up on one browser and adds a task, then signs in on a second", async () => {
+        const ctxDesk = await browsers.launch(desktop);
+        carolDesk = browsers.watch(ctxDesk.pages()[0] ?? (await ctxDesk.newPage()), "carol desktop");
+        await carolDesk.goto(appUrl);
+        await signUp(carolDesk, carol);
+        await onTaskScreen(carolDesk);
+        await addTask(carolDesk, "Carol's only task");
+        const ctxPhone = await browsers.launch(phone);
+        carolPhone = browsers.watch(ctxPhone.pages()[0] ?? (await ctxPhone.newPage()), "carol phone");
+        await carolPhone.goto(appUrl);
+        await carolPhone.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
+        await signIn(carolPhone, carol);
+        await onTaskScreen(carolPhone);
+        await expectTitles(carolPhone, ["Carol's only task"], "Carol's phone");
+      });
+
+      await step("the header's Account link opens /account with both sessions, this one marked", async () => {
+        await openAccount(carolDesk);
+        expect(new URL(carolDesk.url()).pathname === "/account", `the address is ${carolDesk.url()}`);
+        expect((await carolDesk.title()).startsWith("Account"), `title is ${await carolDesk.title()}`);
+        await expectSessionCount(carolDesk, 2, "Carol's sessions");
+        expect((await thisDevice(carolDesk).count()) === 1, "not exactly one session is 'This device'");
+        const here = await thisDevice(carolDesk).innerText();
+        const there = await otherSessions(carolDesk).innerText();
+        for (const [which, text] of [["this device", here], ["the phone", there]]) {
+          expect(/Chrome on Linux/.test(text), `${which}: no device named in ${JSON.stringify(text)}`);
+          expect(/IP \S+/.test(text), `${which}: no IP in ${JSON.stringify(text)}`);
+          expect(/Last used (just now|\d+ minutes? ago)/.test(text), `${which}: no last use in ${JSON.stringify(text)}`);
+        }
+        expect((await thisDevice(carolDesk).getByRole("button").count()) === 0, "this device offers Sign out in the list");
+        await otherSessions(carolDesk).getByRole("button", { name: "Sign out Chrome on Linux", exact: true }).waitFor();
+      });
+
+      await step("a reload at /account stays on the Account page", async () => {
+        await carolDesk.reload();
+        await carolDesk.getByRole("heading", { name: "Account", level: 1 }).waitFor();
+        await expectSessionCount(carolDesk, 2, "after reload");
+        await screenshot(carolDesk, "desktop-account.png", { fullPage: true });
+      });
+
+      await step("at 375 and 320 px nothing is wider than the screen", async () => {
+        try {
+          for (const width of [375, 320]) {
+            await carolDesk.setViewportSize({ ...phone, width });
+            await carolDesk.waitForTimeout(150);
+            const sticking = await carolDesk.evaluate(() =>
+              [...document.querySelectorAll("body *")]
+                .filter((el) => el.getBoundingClientRect().width > 1 && el.getBoundingClientRect().right > window.innerWidth + 0.5)
+                .map((el) => `${el.tagName.toLowerCase()}.${el.className}`),
+            );
+            expect(sticking.length === 0, `at ${width} px these stick out: ${sticking.join(", ")}`);
+            const overflow = await carolDesk.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+            expect(overflow <= 0, `the page scrolls sideways by ${overflow}px at ${width} px`);
+          }
+          await screenshot(carolDesk, "phone-account-320.png", { fullPage: true });
+        } finally {
+          await carolDesk.setViewportSize(desktop);
+        }
+      });
+    },
+  },
+
+  {
+    name: "a session ended on the Account page signs that browser out at its next request",
+    needs: [ACCOUNT],
+    page: () => carolPhone,
+    async run({ step }) {
+      let endedAt = 0;
+      await step("Sign out on the phone's session ends it", async () => {
+        const ended = carolDesk.waitForResponse(
+          (r) => r.url().startsWith(`${authUrl}/api/auth/sessions/`) && r.request().method() === "DELETE",
+        );
+        await otherSessions(carolDesk).getByRole("button", { name: "Sign out Chrome on Linux", exact: true }).click();
+        expect((await ended).status() === 204, `DELETE answered ${(await ended).status()}`);
+        endedAt = Date.now();
+        await expectSessionCount(carolDesk, 1, "after ending the phone's session");
+        await carolDesk.getByText("You're signed in only here.").waitFor();
+      });
+
+      await step(`the phone shows the sign-in form within ${SIGNED_OUT_WITHIN_MS} ms`, async () => {
+        const took = await signedOutAtNextRequest(carolPhone, endedAt, SIGNED_OUT_WITHIN_MS);
+        console.log(`    # the phone was signed out ${took} ms after its session ended`);
+      });
+
+      await step("this browser is still signed in", async () => {
+        await openTasks(carolDesk);
+        await expectTitles(carolDesk, ["Carol's only task"], "Carol's desktop");
+      });
+    },
+  },
+
+  {
+    name: "sign out everywhere else ends the other browser's and an API client's sessions",
+    needs: [ACCOUNT],
+    page: () => carolDesk,
+    async run({ step }) {
+      let token;
+      await step("Carol signs in again on the phone, and through the API", async () => {
+        await carolPhoneSignedIn();
+        token = await apiSignIn(carol);
+        await carolDeskOnAccount();
+        await carolDesk.reload();
+        await expectSessionCount(carolDesk, 3, "three sessions");
+      });
+
+      let endedAt = 0;
+      await step("Sign out everywhere else leaves this device alone in the list", async () => {
+        const ended = carolDesk.waitForResponse((r) => r.url() === `${authUrl}/api/auth/signout-all`);
+        await carolDesk.getByRole("button", { name: "Sign out everywhere else", exact: true }).click();
+        expect((await ended).status() === 204, `signout-all answered ${(await ended).status()}`);
+        endedAt = Date.now();
+        await expectSessionCount(carolDesk, 1, "after signing out everywhere else");
+        expect((await thisDevice(carolDesk).count()) === 1, "this device is not the one left");
+        await carolDesk.getByText("You're signed in only here.").waitFor();
+      });
+
+      await step("the phone is signed out at its next request", async () => {
+        const took = await signedOutAtNextRequest(carolPhone, endedAt, SIGNED_OUT_WITHIN_MS);
+        console.log(`    # the phone was signed out ${took} ms after signout-all`);
+      });
+
+      await step("the API client's access token is refused by the task-service", async () => {
+        await waitFor(
+          async () => {
+            const res = await fetch(`${tasksUrl}/api/tasks`, { headers: { Authorization: `Bearer ${token}` } });
+            return res.status === 401;
+          },
+          "the task-service still accepts the API client's token",
+          Math.max(0, endedAt + SIGNED_OUT_WITHIN_MS - Date.now()),
+        );
+      });
+
+      await step("this browser still works", async () => {
+        await carolDesk.reload();
+        await carolDesk.getByRole("heading", { name: "Account", level: 1 }).waitFor();
+        await expectSessionCount(carolDesk, 1, "after reload");
+      });
+    },
+  },
+
+  {
+    name: "change password: other sessions end, the old password is refused, the new one accepted",
+    needs: [ACCOUNT],
+    page: () => carolDesk,
+    async run({ step }) {
+      const form = carolDesk.getByRole("region", { name: "Change password" });
+      const current = form.getByLabel("Current password", { exact: true });
+      const next = form.getByLabel("New password", { exact: true });
+      const newPassword = "saffron-kestrel-quarry-19";
+
+      await step("the phone signs in again", async () => {
+        await carolPhoneSignedIn();
+      });
+
+      await step("a wrong current password is placed on its field", async () => {
+        await carolDeskOnAccount();
+        await current.fill("not-my-password-9");
+        await next.fill(newPassword);
+        await form.getByRole("button", { name: "Change password" }).click();
+        await form.getByText("That isn't your current password.").waitFor();
+        expect((await current.getAttribute("aria-invalid")) === "true", "current password not marked invalid");
+      });
+
+      await step("a too-common new password is placed on its field", async () => {
+        await current.fill(carol.password);
+        await next.fill("password123");
+        await form.getByRole("button", { name: "Change password" }).click();
+        await waitFor(async () => (await next.getAttribute("aria-invalid")) === "true", "new password not marked invalid");
+        expect((await current.getAttribute("aria-invalid")) !== "true", "the current password is marked invalid");
+      });
+
+      let changedAt = 0;
+      await step("the change is made, and this browser stays signed in", async () => {
+        await current.fill(carol.password);
+        await next.fill(newPassword);
+        const changed = carolDesk.waitForResponse((r) => r.url() === `${authUrl}/api/auth/password`);
+        await form.getByRole("button", { name: "Change password" }).click();
+        expect((await changed).status() === 204, `password change answered ${(await changed).status()}`);
+        changedAt = Date.now();
+        await form.getByText("Password changed.").waitFor();
+        await expectSessionCount(carolDesk, 1, "after the password change");
+      });
+
+      await step("the phone is signed out at its next request", async () => {
+        const took = await signedOutAtNextRequest(carolPhone, changedAt, SIGNED_OUT_WITHIN_MS);
+        console.log(`    # the phone was signed out ${took} ms after the password change`);
+      });
+
+      await step("the old password is refused at sign-in, the new one accepted", async () => {
+        await signIn(carolPhone, carol);
+        await carolPhone.getByRole("alert").filter({ hasText: "Wrong email or password" }).waitFor();
+        carol.password = newPassword;
+        await signIn(carolPhone, carol);
+        await onTaskScreen(carolPhone);
+        await expectTitles(carolPhone, ["Carol's only task"], "signed in with the new password");
+      });
+
+      await step("this browser is still signed in after a reload", async () => {
+        await carolDesk.reload();
+        await carolDesk.getByRole("heading", { name: "Account", level: 1 }).waitFor();
+        await expectSessionCount(carolDesk, 2, "this browser and the phone again");
+      });
+    },
+  },
+
+  {
+    name: "delete account: every session ends, and the tasks go too",
+    needs: [ACCOUNT],
+    page: () => carolDesk,
+    async run({ step }) {
+      const card = carolDesk.getByRole("region", { name: "Delete account" });
+      const password = card.getByLabel("Password", { exact: true });
+      const dialog = carolDesk.getByRole("dialog", { name: "Delete your account?" });
+
+      await step("the phone is signed in", async () => {
+        await carolPhoneSignedIn();
+        await carolDeskOnAccount();
+        await carolDesk.reload();
+        await carolDesk.getByRole("heading", { name: "Account", level: 1 }).waitFor();
+      });
+
+      await step("a wrong password is refused, after the confirmation", async () => {
+        await password.fill("not-my-password-9");
+        await card.getByRole("button", { name: "Delete account…" }).click();
+        await dialog.waitFor();
+        await dialog.getByRole("button", { name: "Delete account" }).click();
+        await card.getByText("That isn't your current password.").waitFor();
+        await dialog.waitFor({ state: "detached" });
+      });
+
+      await step("the confirmation says the tasks go too; Cancel keeps everything", async () => {
+        await password.fill(carol.password);
+        await card.getByRole("button", { name: "Delete account…" }).click();
+        await dialog.waitFor();
+        const text = await dialog.innerText();
+        expect(/all its tasks/.test(text) && text.includes(carol.email), `the dialog says ${JSON.stringify(text)}`);
+        await screenshot(carolDesk, "desktop-delete-account.png");
+        await dialog.getByRole("button", { name: "Cancel" }).click();
+        await dialog.waitFor({ state: "detached" });
+        await carolDesk.getByRole("heading", { name: "Account", level: 1 }).waitFor();
+        await otherSessions(carolDesk).first().waitFor(); // the phone's session lives on
+      });
+
+      let deletedAt = 0;
+      await step("confirmed: the sign-in form at / says the account is gone", async () => {
+        await card.getByRole("button", { name: "Delete account…" }).click();
+        const deleted = carolDesk.waitForResponse(
+          (r) => r.url() === `${authUrl}/api/auth/me` && r.request().method() === "DELETE",
+        );
+        await dialog.getByRole("button", { name: "Delete account" }).click();
+        expect((await deleted).status() === 204, `DELETE /api/auth/me answered ${(await deleted).status()}`);
+        deletedAt = Date.now();
+        await carolDesk.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
+        await carolDesk.getByText("Your account and all its tasks have been deleted.").waitFor();
+        expect(new URL(carolDesk.url()).pathname === "/", `the address is ${carolDesk.url()}`);
+      });
+
+      await step("the phone is signed out at its next request", async () => {
+        const took = await signedOutAtNextRequest(carolPhone, deletedAt, SIGNED_OUT_WITHIN_MS);
+        console.log(`    # the phone was signed out ${took} ms after the account was deleted`);
+      });
+
+      await step("the old password no longer signs in", async () => {
+        await signIn(carolPhone, carol);
+        await carolPhone.getByRole("alert").filter({ hasText: "Wrong email or password" }).waitFor();
+      });
+
+      await step("signing up again with the same email works, with an empty list", async () => {
+        await signUp(carolDesk, carol);
+        await onTaskScreen(carolDesk);
+        await carolDesk.getByText("No tasks yet").waitFor();
+        expect((await visibleTitles(carolDesk)).length === 0, "the new account sees tasks");
+        await carolDesk.reload();
+        await onTaskScreen(carolDesk);
+        await carolDesk.getByText("No tasks yet").waitFor();
+      });
     },
   },
 
