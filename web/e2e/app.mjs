@@ -95,22 +95,35 @@ export async function expectSessionCount(page, count, message) {
 
 /**
  * A page on the task list whose session was ended elsewhere (at `since`, ms): it keeps making
- * requests (the list under another filter) until one is refused and the app shows the sign-in
- * form saying the session ended. Fails after `withinMs`; resolves to how long it took.
+ * requests (the list under another filter) until the task-service refuses its access token and
+ * the app, its refresh refused too, shows the sign-in form saying the session ended. Fails after
+ * `withinMs`, or when the sign-in form came without the task-service refusing the token (an
+ * expired token's refused refresh proves nothing about the token). Resolves to how long the
+ * token was still accepted.
  */
 export async function signedOutAtNextRequest(page, since, withinMs) {
   const signInForm = page.getByRole("heading", { name: "Sign in", level: 1 });
   const filters = page.getByRole("group", { name: "Show" });
-  for (let flip = true; !(await signInForm.isVisible()); flip = !flip) {
-    const elapsed = Date.now() - since;
-    expect(elapsed <= withinMs, `still signed in ${elapsed} ms after its session was ended`);
-    // The form may take the list's place at any moment: a failed click is only a missed poll.
-    await filters
-      .getByRole("radio", { name: flip ? "Pending" : "All" })
-      .check({ timeout: 1_000 })
-      .catch(() => {});
-    await page.waitForTimeout(400);
+  let refusedAt = 0;
+  const watch = (r) => {
+    if (!refusedAt && r.url().startsWith(`${tasksUrl}/`) && r.status() === 401) refusedAt = Date.now();
+  };
+  page.on("response", watch);
+  try {
+    for (let flip = true; !(await signInForm.isVisible()); flip = !flip) {
+      const elapsed = Date.now() - since;
+      expect(elapsed <= withinMs, `still signed in ${elapsed} ms after its session was ended`);
+      // The form may take the list's place at any moment: a failed click is only a missed poll.
+      await filters
+        .getByRole("radio", { name: flip ? "Pending" : "All" })
+        .check({ timeout: 1_000 })
+        .catch(() => {});
+      await page.waitForTimeout(400);
+    }
+    await page.getByText("Your session has ended. Please sign in again.").waitFor();
+  } finally {
+    page.off("response", watch);
   }
-  await page.getByText("Your session has ended. Please sign in again.").waitFor();
-  return Date.now() - since;
+  expect(refusedAt, "signed out, but no request was refused by the task-service (a refresh was refused first)");
+  return refusedAt - since;
 }
