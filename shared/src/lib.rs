@@ -8,6 +8,7 @@ pub mod db;
 pub mod extract;
 pub mod healthcheck;
 pub mod http;
+pub mod loopback;
 pub mod openapi;
 pub mod problem;
 pub mod server;

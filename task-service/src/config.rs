@@ -67,6 +67,17 @@ pub struct Config {
     /// A token with an unknown `kid` triggers at most one refetch per this many seconds.
     #[arg(long, env = "JWKS_UNKNOWN_KID_COOLDOWN_SECS", default_value_t = 30)]
     pub jwks_unknown_kid_cooldown_secs: u64,
+
+    /// Signing keys not refreshed successfully for this many seconds are no longer trusted:
+    /// protected routes and /readyz answer 503 until the issuer answers again. At least
+    /// JWKS_MAX_REFRESH_SECS.
+    #[arg(long, env = "JWKS_MAX_STALE_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jwks_max_stale_secs: u64,
+
+    /// Allow plain-http issuer and JWKS URLs to hosts other than loopback. Only on a private
+    /// network no one else can reach (such as compose's); anywhere else use https.
+    #[arg(long, env = "ALLOW_HTTP_JWKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_http_jwks: bool,
 }
 
 impl Config {
@@ -90,6 +101,8 @@ impl Config {
                 self.jwks_max_refresh_secs.max(self.jwks_min_refresh_secs),
             ),
             unknown_kid_cooldown: Duration::from_secs(self.jwks_unknown_kid_cooldown_secs),
+            max_stale: Duration::from_secs(self.jwks_max_stale_secs),
+            allow_http: self.allow_http_jwks,
             ..crate::auth::JwksSettings::new(source)
         }
     }

@@ -11,8 +11,15 @@
 //!   started before the issuer becomes ready by itself.
 //! - A token naming an unknown `kid` may trigger a refetch (the issuer may just have rotated), but at
 //!   most one per cooldown, single-flight: a flood of forged `kid`s cannot make us hammer the issuer.
+//! - Keys travel over https, or plain http only to loopback (or anywhere when the operator says the
+//!   network is private); a redirect may not step down from https to http. Whoever can rewrite the
+//!   JWKS in flight can mint any token we would accept.
+//! - Keeping keys through an outage has a limit: after `max_stale` without a successful fetch the
+//!   cache fails closed (not ready: 503), since a key the issuer revoked in the meantime would
+//!   otherwise be trusted for as long as the outage — or an attacker blocking the fetch — lasts.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -48,6 +55,11 @@ pub struct JwksSettings {
     pub retry_max: Duration,
     /// Connect + response timeout for each HTTP call to the issuer.
     pub http_timeout: Duration,
+    /// Keys not refreshed successfully for this long are no longer trusted (fail closed). At least
+    /// `max_refresh`, or keys would go stale between scheduled refreshes.
+    pub max_stale: Duration,
+    /// Plain `http://` to hosts other than loopback (a private network such as compose's).
+    pub allow_http: bool,
 }
 
 impl JwksSettings {
@@ -61,6 +73,8 @@ impl JwksSettings {
             retry_initial: Duration::from_millis(500),
             retry_max: Duration::from_secs(10),
             http_timeout: Duration::from_secs(5),
+            max_stale: Duration::from_secs(86_400),
+            allow_http: false,
         }
     }
 }
@@ -85,6 +99,12 @@ struct Inner {
     settings: JwksSettings,
     client: reqwest::Client,
     keys: RwLock<Arc<HashMap<String, Arc<DecodingKey>>>>,
+    /// The clock that `fetched_at_ms` counts from.
+    started: Instant,
+    /// Milliseconds after `started` of the last successful fetch, plus one (0: never).
+    fetched_at_ms: AtomicU64,
+    /// Whether the keys' going stale has been logged (once per episode, not per request).
+    stale_logged: AtomicBool,
     /// The discovered `jwks_uri`, forgotten when a fetch from it fails so the next try rediscovers.
     discovered_uri: Mutex<Option<String>>,
     /// Serialises fetches, so an older response never overwrites a newer one.
@@ -116,17 +136,46 @@ impl Jwks {
     /// Creates the cache and spawns its refresher (call inside a Tokio runtime). Returns at once:
     /// keys arrive when the issuer first answers; until then [`Jwks::is_ready`] is false.
     pub fn start(settings: JwksSettings) -> anyhow::Result<Self> {
+        let (what, url) = match &settings.source {
+            KeySource::Discovery { issuer } => ("AUTH_ISSUER", issuer),
+            KeySource::JwksUrl(url) => ("JWKS_URL", url),
+        };
+        if let Some(reason) = shared::loopback::fetch_url_refusal(url, settings.allow_http) {
+            anyhow::bail!("{what} {url:?} {reason}");
+        }
+        if settings.max_stale < settings.max_refresh {
+            anyhow::bail!(
+                "JWKS_MAX_STALE_SECS ({}) must be at least JWKS_MAX_REFRESH_SECS ({}): keys would go stale between refreshes",
+                settings.max_stale.as_secs(),
+                settings.max_refresh.as_secs()
+            );
+        }
+        let allow_http = settings.allow_http;
         let client = reqwest::Client::builder()
             .timeout(settings.http_timeout)
             .connect_timeout(settings.http_timeout)
-            // The discovered URL is trusted, redirects from it are not followed blindly.
-            .redirect(reqwest::redirect::Policy::limited(3))
+            // The discovered URL is trusted, redirects from it are not followed blindly: a few
+            // hops, never from https down to http, and each hop under the same URL rule.
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                let refusal = match attempt.previous().last() {
+                    _ if attempt.previous().len() > 3 => Some("too many redirects"),
+                    Some(from) => redirect_refusal(from, attempt.url(), allow_http),
+                    None => None,
+                };
+                match refusal {
+                    Some(reason) => attempt.error(reason),
+                    None => attempt.follow(),
+                }
+            }))
             .user_agent(concat!("task-service/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let inner = Arc::new(Inner {
             settings,
             client,
             keys: RwLock::new(Arc::new(HashMap::new())),
+            started: Instant::now(),
+            fetched_at_ms: AtomicU64::new(0),
+            stale_logged: AtomicBool::new(false),
             discovered_uri: Mutex::new(None),
             fetch_lock: tokio::sync::Mutex::new(()),
             last_on_demand: tokio::sync::Mutex::new(None),
@@ -135,13 +184,16 @@ impl Jwks {
         Ok(Self { inner })
     }
 
-    /// Whether at least one usable key has been fetched.
+    /// Whether at least one usable key has been fetched, recently enough to be trusted.
     pub fn is_ready(&self) -> bool {
-        !self.snapshot().is_empty()
+        self.inner.is_fresh() && !self.snapshot().is_empty()
     }
 
-    /// The key with this `kid`, if the last successful fetch listed it.
+    /// The key with this `kid`, if the last successful fetch listed it and is not too old.
     pub fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        if !self.inner.is_fresh() {
+            return None;
+        }
         self.snapshot().get(kid).cloned()
     }
 
@@ -217,6 +269,42 @@ impl Inner {
         }
     }
 
+    fn millis_since_start(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the last successful fetch is within `max_stale`. The first time it is not, says so
+    /// in the log (once, however many requests find out).
+    fn is_fresh(&self) -> bool {
+        let fetched = self.fetched_at_ms.load(Ordering::Acquire);
+        if fetched == 0 {
+            return true; // Never fetched: "not ready" already, for an empty set.
+        }
+        let age = Duration::from_millis(self.millis_since_start().saturating_sub(fetched - 1));
+        if age <= self.settings.max_stale {
+            return true;
+        }
+        if !self.stale_logged.swap(true, Ordering::AcqRel) {
+            tracing::error!(
+                last_success_secs_ago = age.as_secs(),
+                max_stale_secs = self.settings.max_stale.as_secs(),
+                "signing keys could not be refreshed for longer than JWKS_MAX_STALE_SECS: refusing to \
+                 verify tokens (503 not_ready) until the issuer answers again"
+            );
+        }
+        false
+    }
+
+    fn record_success(&self) {
+        self.fetched_at_ms.store(
+            self.millis_since_start().saturating_add(1),
+            Ordering::Release,
+        );
+        if self.stale_logged.swap(false, Ordering::AcqRel) {
+            tracing::warn!("signing keys refreshed again: verifying tokens once more");
+        }
+    }
+
     async fn fetch(&self) -> Result<Duration, FetchError> {
         let _serial = self.fetch_lock.lock().await;
         let url = self.jwks_uri().await?;
@@ -228,6 +316,8 @@ impl Inner {
                     Err(poisoned) => poisoned.into_inner(),
                 };
                 *slot = Arc::new(keys);
+                drop(slot);
+                self.record_success();
                 let s = &self.settings;
                 Ok(max_age
                     .unwrap_or(s.default_refresh)
@@ -273,11 +363,12 @@ impl Inner {
                 reason: format!("issuer is {:?}", metadata.issuer),
             });
         }
-        if !(metadata.jwks_uri.starts_with("https://") || metadata.jwks_uri.starts_with("http://"))
+        if let Some(reason) =
+            shared::loopback::fetch_url_refusal(&metadata.jwks_uri, self.settings.allow_http)
         {
             return Err(FetchError::Document {
                 url,
-                reason: "jwks_uri is not an http(s) URL".to_owned(),
+                reason: format!("jwks_uri {:?} {reason}", metadata.jwks_uri),
             });
         }
         if let Ok(mut slot) = self.discovered_uri.lock() {
@@ -402,6 +493,21 @@ fn usable_keys(raw: &[serde_json::Value]) -> HashMap<String, Arc<DecodingKey>> {
     keys
 }
 
+/// Why a redirect from `from` to `to` is not followed, if it is not: https never steps down to
+/// http (that would hand the key set to anyone on the path), and every hop must itself be a URL
+/// we would fetch.
+fn redirect_refusal(
+    from: &reqwest::Url,
+    to: &reqwest::Url,
+    allow_http: bool,
+) -> Option<&'static str> {
+    if from.scheme() == "https" && to.scheme() != "https" {
+        return Some("redirect from https to a non-https URL refused");
+    }
+    shared::loopback::fetch_url_refusal(to.as_str(), allow_http)
+        .map(|_| "redirect to a URL that may not be fetched refused")
+}
+
 /// `max-age` from `Cache-Control`; `no-store`/`no-cache` count as zero (then clamped to the minimum).
 fn cache_max_age(headers: &HeaderMap) -> Option<Duration> {
     let mut max_age = None;
@@ -446,6 +552,34 @@ mod tests {
         assert_eq!(cache_max_age(&headers("no-store")), Some(Duration::ZERO));
         assert_eq!(cache_max_age(&headers("public")), None);
         assert_eq!(cache_max_age(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn redirects_never_step_down_from_https() {
+        let url = |s: &str| reqwest::Url::parse(s).expect("url");
+        let https = url("https://auth.example.com/.well-known/jwks.json");
+        for allow_http in [false, true] {
+            assert!(
+                redirect_refusal(&https, &url("http://auth.example.com/jwks"), allow_http)
+                    .is_some()
+            );
+            assert!(redirect_refusal(&https, &url("http://127.0.0.1/jwks"), allow_http).is_some());
+            assert_eq!(
+                redirect_refusal(&https, &url("https://keys.example.com/jwks"), allow_http),
+                None
+            );
+        }
+        let local = url("http://127.0.0.1:8081/jwks");
+        assert_eq!(
+            redirect_refusal(&local, &url("http://localhost:8081/jwks"), false),
+            None
+        );
+        assert!(redirect_refusal(&local, &url("http://auth-service/jwks"), false).is_some());
+        assert_eq!(
+            redirect_refusal(&local, &url("http://auth-service/jwks"), true),
+            None
+        );
+        assert!(redirect_refusal(&local, &url("file:///etc/passwd"), true).is_some());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use task_service::auth::KeySource;
+use task_service::auth::{Jwks, JwksSettings, KeySource};
 
 use crate::helpers::{Issuer, key_a, key_b, problem, refused, spawn, spawn_with};
 
@@ -278,4 +278,223 @@ async fn a_token_verified_before_is_refused_once_it_expires() {
     // `exp` is whole seconds and still valid at the second it names (as jsonwebtoken treats it).
     tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(status_of(&app, &token).await, StatusCode::UNAUTHORIZED);
+}
+
+// ---- Transport: https unless loopback (or allowed), no downgrade on redirect, bounded staleness ----
+
+/// A throwaway HTTP server on loopback serving `router`; its base URL.
+async fn serve_router(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
+}
+
+/// Every message in an error's source chain, joined.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(e) = source {
+        parts.push(e.to_string());
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
+fn settings(source: KeySource) -> JwksSettings {
+    crate::helpers::fast_jwks(source)
+}
+
+#[tokio::test]
+async fn plain_http_key_urls_are_refused_at_start_unless_loopback_or_allowed() {
+    for source in [
+        KeySource::JwksUrl("http://auth-service:8081/.well-known/jwks.json".to_owned()),
+        KeySource::Discovery {
+            issuer: "http://auth.example.com".to_owned(),
+        },
+        KeySource::JwksUrl("ftp://auth.example.com/jwks.json".to_owned()),
+    ] {
+        let err = Jwks::start(settings(source.clone())).expect_err("refused");
+        assert!(
+            format!("{err:#}").contains("ALLOW_HTTP_JWKS")
+                || format!("{err:#}").contains("neither https nor http"),
+            "{err:#}"
+        );
+    }
+    let mut allowed = settings(KeySource::JwksUrl(
+        "http://auth-service:8081/.well-known/jwks.json".to_owned(),
+    ));
+    allowed.allow_http = true;
+    assert!(Jwks::start(allowed).is_ok(), "a private network, said so");
+    for url in [
+        "https://auth.example.com/.well-known/jwks.json",
+        "http://127.0.0.1:9/.well-known/jwks.json",
+        "http://localhost:9/.well-known/jwks.json",
+        "http://[::1]:9/.well-known/jwks.json",
+    ] {
+        assert!(
+            Jwks::start(settings(KeySource::JwksUrl(url.to_owned()))).is_ok(),
+            "{url}"
+        );
+    }
+
+    // The settings come from ALLOW_HTTP_JWKS and JWKS_MAX_STALE_SECS.
+    let mut config = task_service::Config::for_database("postgres://unused");
+    assert!(!config.allow_http_jwks);
+    assert_eq!(config.jwks_max_stale_secs, 86_400);
+    config.allow_http_jwks = true;
+    config.jwks_max_stale_secs = 7200;
+    let s = config.jwks_settings();
+    assert!(s.allow_http);
+    assert_eq!(s.max_stale, Duration::from_secs(7200));
+    // Stale before the next scheduled refresh would make every quiet hour an outage.
+    config.jwks_max_stale_secs = 60;
+    let err = Jwks::start(config.jwks_settings()).expect_err("refused");
+    assert!(
+        format!("{err:#}").contains("JWKS_MAX_STALE_SECS"),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_discovered_plain_http_jwks_uri_is_not_fetched() {
+    let base = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let issuer_url = base.clone();
+    let router = axum::Router::new().route(
+        "/.well-known/openid-configuration",
+        axum::routing::get(move || {
+            let issuer = issuer_url.get().cloned().unwrap_or_default();
+            async move {
+                axum::Json(serde_json::json!({
+                    "issuer": issuer,
+                    "jwks_uri": "http://keys.example.com/.well-known/jwks.json",
+                }))
+            }
+        }),
+    );
+    let url = serve_router(router).await;
+    base.set(url.clone()).expect("once");
+    let jwks = Jwks::start(settings(KeySource::Discovery { issuer: url })).expect("starts");
+    let err = jwks.refresh().await.expect_err("refused");
+    let message = chain(&err);
+    assert!(
+        message.contains("jwks_uri") && message.contains("ALLOW_HTTP_JWKS"),
+        "{message}"
+    );
+    assert!(!jwks.is_ready());
+}
+
+#[tokio::test]
+async fn redirects_are_followed_only_to_urls_that_may_be_fetched() {
+    let issuer = Issuer::start(&[key_a()]).await;
+    let local_target = format!(
+        "http://localhost:{}/.well-known/jwks.json",
+        issuer.addr.port()
+    );
+    let router = axum::Router::new()
+        .route(
+            "/to-plain-http",
+            axum::routing::get(|| async {
+                axum::response::Redirect::temporary("http://keys.example.com/.well-known/jwks.json")
+            }),
+        )
+        .route(
+            "/to-loopback",
+            axum::routing::get(move || {
+                let target = local_target.clone();
+                async move { axum::response::Redirect::temporary(&target) }
+            }),
+        );
+    let base = serve_router(router).await;
+
+    let jwks = Jwks::start(settings(KeySource::JwksUrl(format!(
+        "{base}/to-plain-http"
+    ))))
+    .expect("starts");
+    let err = jwks.refresh().await.expect_err("not followed");
+    let message = chain(&err);
+    assert!(
+        message.contains("redirect to a URL that may not be fetched refused"),
+        "{message}"
+    );
+    assert!(!jwks.is_ready());
+
+    let jwks =
+        Jwks::start(settings(KeySource::JwksUrl(format!("{base}/to-loopback")))).expect("starts");
+    jwks.refresh()
+        .await
+        .expect("loopback to loopback is followed");
+    assert_eq!(jwks.kids(), ["key-a"]);
+}
+
+#[tokio::test]
+async fn keys_not_refreshed_within_max_stale_fail_closed_until_the_issuer_answers() {
+    let issuer = Issuer::start(&[key_a()]).await;
+    issuer.set_max_age(1);
+    let mut app = spawn_with(issuer, |o| {
+        o.jwks.min_refresh = Duration::from_secs(1);
+        o.jwks.max_refresh = Duration::from_secs(1);
+        o.jwks.max_stale = Duration::from_secs(2);
+    })
+    .await;
+    let user = app.new_user();
+    assert_eq!(status_of(&app, &user.token).await, StatusCode::OK);
+    let readyz = async |app: &crate::helpers::TestApp| {
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz")
+    };
+
+    // (Within the limit cached keys go on verifying through an outage: tested above.) Past it,
+    // nothing verifies: 503 (retry later), never 401 (which would sign users out).
+    app.issuer.down().await;
+    assert!(
+        eventually(Duration::from_secs(5), async || status_of(
+            &app,
+            &user.token
+        )
+        .await
+            == StatusCode::SERVICE_UNAVAILABLE)
+        .await
+    );
+    let res = app.list(&user, "").await;
+    assert!(res.headers().contains_key("retry-after"));
+    problem(res, StatusCode::SERVICE_UNAVAILABLE, "not_ready").await;
+    problem(
+        readyz(&app).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+    )
+    .await;
+    // Concurrent requests all fail closed too (the remembered-token shortcut included).
+    let statuses = futures::future::join_all((0..20).map(|_| status_of(&app, &user.token))).await;
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
+
+    app.issuer.up().await;
+    app.issuer
+        .state
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        eventually(Duration::from_secs(5), async || status_of(
+            &app,
+            &user.token
+        )
+        .await
+            == StatusCode::OK)
+        .await,
+        "recovers by itself once the issuer answers"
+    );
+    assert_eq!(readyz(&app).await.status(), StatusCode::OK);
 }
