@@ -51,19 +51,25 @@ pub struct Config {
     #[arg(long, env = "REFRESH_REUSE_GRACE", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=120))]
     pub refresh_reuse_grace: u64,
 
-    /// Mark the refresh cookie `Secure` (turn on everywhere but plain-http localhost).
-    #[arg(long, env = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
-    pub cookie_secure: bool,
+    /// Mark the refresh cookie `Secure` (and name it `__Secure-refresh_token`). `auto`: on unless
+    /// ISSUER is a plain-http loopback URL (local development, where browsers would drop it).
+    #[arg(long, env = "COOKIE_SECURE", value_enum, default_value_t = CookieSecure::Auto)]
+    pub cookie_secure: CookieSecure,
 
-    /// SameSite attribute of the refresh cookie. `none` requires COOKIE_SECURE=true.
+    /// SameSite attribute of the refresh cookie. `none` requires a Secure cookie.
     #[arg(long, env = "COOKIE_SAMESITE", value_enum, default_value_t = SameSite::Strict)]
     pub cookie_samesite: SameSite,
 
     /// Key-encryption keys for signing keys at rest: comma-separated base64 32-byte keys. The
-    /// first encrypts; all decrypt (list the old one second while rotating). Unset: development
-    /// mode, keys stored unencrypted (logged as a warning).
+    /// first encrypts; all decrypt (list the old one second while rotating). Required unless
+    /// ISSUER is a loopback URL or ALLOW_PLAINTEXT_KEYS=true.
     #[arg(long, env = "KEY_ENCRYPTION_KEYS", hide_env_values = true)]
     pub key_encryption_keys: Option<SecretString>,
+
+    /// Start without KEY_ENCRYPTION_KEYS although ISSUER is not a loopback URL, storing signing
+    /// keys unencrypted: anyone holding a database backup can then forge tokens.
+    #[arg(long, env = "ALLOW_PLAINTEXT_KEYS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_plaintext_keys: bool,
 
     /// RSA modulus size for new signing keys.
     #[arg(long, env = "RSA_KEY_BITS", default_value_t = 3072, value_parser = parse_rsa_bits)]
@@ -107,6 +113,14 @@ pub struct Config {
     pub trust_forwarded_for: bool,
 }
 
+/// `COOKIE_SECURE`: `true`, `false`, or decided by the issuer URL.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CookieSecure {
+    Auto,
+    True,
+    False,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum SameSite {
     Strict,
@@ -131,5 +145,15 @@ impl Config {
 
     pub fn access_ttl(&self) -> Duration {
         Duration::from_secs(self.access_token_ttl)
+    }
+
+    /// Whether the refresh cookie is `Secure`: `auto` means yes unless the issuer is plain http
+    /// on loopback, the one place a browser talks to us without TLS and that is still safe.
+    pub fn cookie_is_secure(&self) -> bool {
+        match self.cookie_secure {
+            CookieSecure::True => true,
+            CookieSecure::False => false,
+            CookieSecure::Auto => !shared::loopback::is_loopback_http(&self.issuer),
+        }
     }
 }

@@ -4,7 +4,12 @@
 //!
 //! Rotation follows the contract: a successor is published `JWKS_MAX_AGE` before it signs
 //! anything (so every verifier's cache has it by then), and a retired key stays published for
-//! the access-token lifetime after its last signature.
+//! the access-token lifetime after its last signature. Once it has left the JWKS its private key
+//! is erased: nothing can use it any more, and a leaked copy should be as old as possible.
+//!
+//! A key that was ever stored unsealed is not trusted to stay secret (its plaintext lives on in
+//! the WAL and in backups): when KEKs are first configured, a sealed successor takes over through
+//! the same hand-over as a scheduled rotation, instead of the old key merely being re-sealed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -129,8 +134,8 @@ impl Keys {
     pub async fn load(pool: &PgPool, keks: KekRing, policy: KeyPolicy) -> anyhow::Result<Self> {
         if keks.is_empty() {
             tracing::warn!(
-                "KEY_ENCRYPTION_KEYS is not set: signing keys are stored UNENCRYPTED in the database. \
-                 Fine for local development; set it in production."
+                "KEY_ENCRYPTION_KEYS is not set: signing keys are stored UNENCRYPTED in the database \
+                 (loopback issuer or ALLOW_PLAINTEXT_KEYS=true). Anyone with a backup can forge tokens."
             );
         }
         let set = maintain(pool, &keks, &policy, Utc::now()).await?;
@@ -175,15 +180,67 @@ async fn maintain(
     let now = now.max(Utc::now());
     let since = now - chrono::Duration::from_std(policy.publish_after)?;
     let rows = db::signing_keys::live(&mut tx, since).await?;
-    let changed = create_or_rotate(&mut tx, keks, policy, &rows, now).await?;
+    let changed = if replaces_unsealed(keks, &rows, now) {
+        replace_unsealed(&mut tx, keks, policy, &rows, now).await?;
+        true
+    } else {
+        create_or_rotate(&mut tx, keks, policy, &rows, now).await?
+    };
     let mut rows = if changed {
         db::signing_keys::live(&mut tx, since).await?
     } else {
         rows
     };
     reseal(&mut tx, keks, &mut rows).await?;
+    let erased = db::signing_keys::erase_private_keys(&mut tx, since).await?;
     tx.commit().await?;
+    for kid in erased {
+        tracing::info!(%kid, "private key of a key no longer published erased");
+    }
     key_set(keks, &rows, now)
+}
+
+/// Whether KEKs are configured but the key that will sign once every scheduled hand-over is done
+/// is stored unsealed. Re-sealing follows in the same transaction, so this holds exactly once:
+/// in the round where a KEK first meets that key.
+fn replaces_unsealed(
+    keks: &KekRing,
+    rows: &[db::signing_keys::KeyRow],
+    now: DateTime<Utc>,
+) -> bool {
+    !keks.is_empty()
+        && rows
+            .iter()
+            // Keys that still sign, or will: not retired, and not retired before activating.
+            .filter(|r| r.retires_at.is_none_or(|t| t > now && t > r.activates_at))
+            .max_by_key(|r| r.activates_at)
+            .is_some_and(|last| last.kek_id.is_none())
+}
+
+/// A sealed successor for keys that were stored unsealed: published now, signing from one JWKS
+/// max-age on (at once if nothing signs), every unsealed key retired at that hand-over.
+async fn replace_unsealed(
+    tx: &mut sqlx::PgConnection,
+    keks: &KekRing,
+    policy: &KeyPolicy,
+    rows: &[db::signing_keys::KeyRow],
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let handover = if rows.iter().any(|r| is_signing(r, now)) {
+        now + chrono::Duration::from_std(policy.publish_ahead)?
+    } else {
+        now - chrono::Duration::seconds(60)
+    };
+    let kid = create(tx, keks, policy.rsa_bits, handover).await?;
+    for row in rows
+        .iter()
+        .filter(|r| r.kek_id.is_none() && r.retires_at.is_none_or(|t| t > handover))
+    {
+        db::signing_keys::set_retires_at(tx, &row.kid, handover).await?;
+        tracing::warn!(retiring = %row.kid, %handover, "signing key was stored unencrypted: replaced by a sealed one");
+    }
+    tracing::info!(%kid, %handover, "sealed signing key created");
+    Ok(())
 }
 
 fn is_signing(row: &db::signing_keys::KeyRow, now: DateTime<Utc>) -> bool {
@@ -247,9 +304,10 @@ async fn reseal(
     let Some(current) = keks.current_id() else {
         return Ok(());
     };
+    // An erased key has nothing to seal (a replica whose clock runs behind may still list it).
     for row in rows
         .iter_mut()
-        .filter(|r| r.kek_id.as_deref() != Some(current))
+        .filter(|r| r.private_key.is_some() && r.kek_id.as_deref() != Some(current))
     {
         let plain = open(keks, row)?;
         if let Some(sealed) = keks.seal(&plain, row.kid.as_bytes())? {
@@ -262,7 +320,7 @@ async fn reseal(
             )
             .await?;
             tracing::info!(kid = %row.kid, kek = %sealed.kek_id, "signing key re-sealed under the current KEK");
-            row.private_key = sealed.ciphertext;
+            row.private_key = Some(sealed.ciphertext);
             row.kek_id = Some(sealed.kek_id);
             row.nonce = Some(sealed.nonce);
         }
@@ -306,11 +364,15 @@ fn key_set(
 }
 
 fn open(keks: &KekRing, row: &db::signing_keys::KeyRow) -> anyhow::Result<Vec<u8>> {
+    let private_key = row.private_key.as_deref().with_context(|| {
+        format!(
+            "signing key {} was retired and its private key erased",
+            row.kid
+        )
+    })?;
     match (&row.kek_id, &row.nonce) {
-        (Some(kek_id), Some(nonce)) => {
-            keks.open(kek_id, nonce, &row.private_key, row.kid.as_bytes())
-        }
-        _ => Ok(row.private_key.clone()),
+        (Some(kek_id), Some(nonce)) => keks.open(kek_id, nonce, private_key, row.kid.as_bytes()),
+        _ => Ok(private_key.to_vec()),
     }
 }
 

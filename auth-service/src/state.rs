@@ -59,6 +59,7 @@ impl AppState {
     /// Loads (or creates) signing keys and prepares the hasher. The pool must already be migrated.
     pub async fn build(config: &Config, pool: PgPool) -> anyhow::Result<Self> {
         let keks = KekRing::parse(config.key_encryption_keys.as_ref())?;
+        require_kek_unless_local(config, &keks)?;
         let policy = KeyPolicy {
             rsa_bits: config.rsa_key_bits,
             rotation: (config.key_rotation_days > 0)
@@ -76,9 +77,10 @@ impl AppState {
             },
             config.max_concurrent_hashes,
         )?;
-        if config.cookie_samesite == SameSite::None && !config.cookie_secure {
+        let cookie_secure = config.cookie_is_secure();
+        if config.cookie_samesite == SameSite::None && !cookie_secure {
             anyhow::bail!(
-                "COOKIE_SAMESITE=none requires COOKIE_SECURE=true (browsers drop such cookies otherwise)"
+                "COOKIE_SAMESITE=none requires a Secure cookie (COOKIE_SECURE=true, or auto with an https ISSUER); browsers drop such cookies otherwise"
             );
         }
         let settings = Settings {
@@ -89,7 +91,7 @@ impl AppState {
             },
             refresh_ttl: Duration::from_secs(config.refresh_token_ttl),
             refresh_grace_secs: config.refresh_reuse_grace,
-            cookie_secure: config.cookie_secure,
+            cookie_secure,
             cookie_samesite: config.cookie_samesite,
             jwks_max_age: config.jwks_max_age,
         };
@@ -109,4 +111,21 @@ impl AppState {
             )])?,
         })))
     }
+}
+
+/// Unsealed signing keys are readable by anyone with a database backup, who can then forge any
+/// user's tokens: only a loopback issuer (a developer's machine) or an explicit opt-out may run so.
+fn require_kek_unless_local(config: &Config, keks: &KekRing) -> anyhow::Result<()> {
+    if !keks.is_empty()
+        || config.allow_plaintext_keys
+        || shared::loopback::is_loopback(&config.issuer)
+    {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "KEY_ENCRYPTION_KEYS is not set and ISSUER ({}) is not a loopback URL: signing keys would be \
+         stored unencrypted. Set KEY_ENCRYPTION_KEYS (`openssl rand -base64 32`), or \
+         ALLOW_PLAINTEXT_KEYS=true to accept that risk",
+        config.issuer
+    )
 }

@@ -8,7 +8,8 @@ pub struct KeyRow {
     pub kid: String,
     pub n: String,
     pub e: String,
-    pub private_key: Vec<u8>,
+    /// `None` once the key has left the JWKS and its private key was erased.
+    pub private_key: Option<Vec<u8>>,
     pub kek_id: Option<String>,
     pub nonce: Option<Vec<u8>>,
     pub activates_at: DateTime<Utc>,
@@ -97,4 +98,20 @@ pub async fn reseal(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Erases the private keys of keys retired before `retired_before` (no longer published, so no
+/// token may carry them and nothing will sign with them again). Returns their `kid`s.
+pub async fn erase_private_keys(
+    conn: &mut PgConnection,
+    retired_before: DateTime<Utc>,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "UPDATE auth.signing_keys SET private_key = NULL, kek_id = NULL, nonce = NULL
+          WHERE retires_at <= $1 AND private_key IS NOT NULL
+         RETURNING kid",
+    )
+    .bind(retired_before)
+    .fetch_all(conn)
+    .await
 }

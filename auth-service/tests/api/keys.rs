@@ -86,34 +86,161 @@ async fn private_keys_are_sealed_under_the_configured_kek() {
     assert!(auth_service::build_state(&wrong).await.is_err());
 }
 
+/// `(kid, kek_id, private key present, activates_at, retires_at)` of every stored key, oldest first.
+type KeyRowView = (
+    String,
+    Option<String>,
+    bool,
+    chrono::DateTime<Utc>,
+    Option<chrono::DateTime<Utc>>,
+);
+
+async fn stored_keys(pool: &sqlx::PgPool) -> Vec<KeyRowView> {
+    sqlx::query_as(
+        "SELECT kid, kek_id, private_key IS NOT NULL, activates_at, retires_at
+           FROM auth.signing_keys ORDER BY activates_at, kid",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("rows")
+}
+
 #[tokio::test]
-async fn keys_are_resealed_when_a_kek_is_added_or_rotated() {
-    let app = spawn().await; // development mode: unencrypted
-    let kid = app.state.keys.current().signing.kid.clone();
-    let row = || async {
-        sqlx::query_as::<_, (Option<String>,)>("SELECT kek_id FROM auth.signing_keys")
-            .fetch_one(&app.state.pool)
+async fn without_a_kek_only_a_loopback_issuer_or_an_explicit_opt_out_may_start() {
+    let db = shared::testing::TestDb::new().await;
+    let mut config = test_config(&db.url);
+    config.rsa_key_bits = 2048;
+    for issuer in [
+        "https://auth.example.com",
+        "http://auth-service:8081",
+        "http://10.0.0.5:8081",
+    ] {
+        config.issuer = issuer.to_owned();
+        let err = auth_service::build_state(&config)
             .await
-            .expect("row")
-            .0
-    };
-    assert_eq!(row().await, None);
+            .expect_err("must not start with plaintext keys");
+        let message = format!("{err:#}");
+        assert!(
+            message.contains("KEY_ENCRYPTION_KEYS") && message.contains("ALLOW_PLAINTEXT_KEYS"),
+            "{message}"
+        );
+    }
+    let mut local = config.clone();
+    local.issuer = "http://localhost:8081".to_owned();
+    let pool = auth_service::build_state(&local)
+        .await
+        .expect("the default loopback issuer starts")
+        .pool
+        .clone();
+    for issuer in [
+        "http://127.0.0.1:8081",
+        "http://[::1]:8081",
+        "https://localhost",
+    ] {
+        config.issuer = issuer.to_owned();
+        auth_service::build_state(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{issuer}: {e:#}"));
+    }
+    config.issuer = "https://auth.example.com".to_owned();
+    config.allow_plaintext_keys = true;
+    auth_service::build_state(&config)
+        .await
+        .expect("ALLOW_PLAINTEXT_KEYS=true accepts the risk");
+    assert!(stored_keys(&pool).await.iter().all(|k| k.1.is_none()));
+
+    config.allow_plaintext_keys = false;
+    config.key_encryption_keys = Some(SecretString::from(kek(1)));
+    auth_service::build_state(&config)
+        .await
+        .expect("with a KEK any issuer starts");
+}
+
+#[tokio::test]
+async fn adding_a_kek_hands_over_to_a_fresh_sealed_key_instead_of_sealing_the_exposed_one() {
+    let app = spawn().await; // no KEK: the key is stored unencrypted
+    let exposed = app.state.keys.current().signing.kid.clone();
+    let (_, session) = app.new_user().await;
+    assert_eq!(stored_keys(&app.state.pool).await[0].1, None);
 
     let mut with_kek = app.config.clone();
     with_kek.key_encryption_keys = Some(SecretString::from(kek(1)));
-    let state = auth_service::build_state(&with_kek)
+    let started = Utc::now();
+    let state = auth_service::build_state(&with_kek).await.expect("starts");
+    let rows = stored_keys(&state.pool).await;
+    assert_eq!(rows.len(), 2, "a successor was created");
+    let (successor, successor_kek, _, activates, _) = rows[1].clone();
+    assert_ne!(successor, exposed);
+    assert!(successor_kek.is_some(), "the successor is sealed");
+    // The usual hand-over: published now, signing one JWKS max-age later; the exposed key
+    // retires at that moment and meanwhile still signs (verifiers do not know the successor yet).
+    assert!(
+        activates >= started + chrono::Duration::seconds(299),
+        "{activates}"
+    );
+    assert_eq!(rows[0].4, Some(activates));
+    let set = state.keys.current();
+    assert_eq!(set.signing.kid, exposed);
+    assert_eq!(set.jwks.keys.len(), 2);
+
+    // A restart with the same KEK does not replace the key again.
+    let again = auth_service::build_state(&with_kek).await.expect("starts");
+    assert_eq!(stored_keys(&again.pool).await.len(), 2);
+
+    // After the hand-over the sealed key signs; tokens of the exposed one verify while it is
+    // published, then it leaves the JWKS and its private key is erased.
+    let handover = activates + chrono::Duration::seconds(1);
+    state
+        .keys
+        .refresh_at(&state.pool, handover)
         .await
-        .expect("starts and seals");
-    assert_eq!(state.keys.current().signing.kid, kid);
-    let first_kek = row().await.expect("sealed");
+        .expect("hand over");
+    assert_eq!(state.keys.current().signing.kid, successor);
+    assert!(
+        state
+            .settings
+            .issuer
+            .verify(
+                &state.keys.current(),
+                session["access_token"].as_str().expect("token")
+            )
+            .is_some()
+    );
+    state
+        .keys
+        .refresh_at(&state.pool, handover + chrono::Duration::seconds(900 + 121))
+        .await
+        .expect("retire");
+    let set = state.keys.current();
+    assert_eq!(
+        set.jwks
+            .keys
+            .iter()
+            .map(|k| k.kid.as_str())
+            .collect::<Vec<_>>(),
+        [successor.as_str()]
+    );
+    let rows = stored_keys(&state.pool).await;
+    assert_eq!((rows[0].0.as_str(), rows[0].2), (exposed.as_str(), false));
+    assert_eq!((rows[1].0.as_str(), rows[1].2), (successor.as_str(), true));
+}
+
+#[tokio::test]
+async fn keys_are_resealed_when_the_kek_is_rotated() {
+    let app = spawn_with(|c| c.key_encryption_keys = Some(SecretString::from(kek(1)))).await;
+    let kid = app.state.keys.current().signing.kid.clone();
+    let kek_of = || async { stored_keys(&app.state.pool).await[0].1.clone() };
+    let first_kek = kek_of().await.expect("sealed");
 
     let mut rotated = app.config.clone();
     rotated.key_encryption_keys = Some(SecretString::from(format!("{},{}", kek(2), kek(1))));
     let state = auth_service::build_state(&rotated)
         .await
         .expect("opens with the old KEK, reseals with the new");
+    // A key that never left a KEK is not exposed: the same key goes on signing.
     assert_eq!(state.keys.current().signing.kid, kid);
-    let second_kek = row().await.expect("sealed");
+    assert_eq!(stored_keys(&app.state.pool).await.len(), 1);
+    let second_kek = kek_of().await.expect("sealed");
     assert_ne!(first_kek, second_kek);
 
     let mut only_new = app.config.clone();
@@ -158,6 +285,10 @@ async fn rotation_publishes_the_successor_before_it_signs_and_keeps_the_old_key_
     let set = app.state.keys.current();
     assert_eq!(set.signing.kid, new);
     assert!(set.jwks.keys.iter().any(|k| k.kid == old));
+    assert!(
+        stored_keys(&app.state.pool).await.iter().all(|k| k.2),
+        "a published key keeps its private key"
+    );
     assert_eq!(
         app.me(session["access_token"].as_str().expect("t"))
             .await
@@ -183,6 +314,22 @@ async fn rotation_publishes_the_successor_before_it_signs_and_keeps_the_old_key_
             .map(|k| k.kid.as_str())
             .collect::<Vec<_>>(),
         [new.as_str()]
+    );
+    // Nothing will sign with it again and no token may carry it: its private key is erased.
+    let private_key: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT private_key FROM auth.signing_keys WHERE kid = $1")
+            .bind(&old)
+            .fetch_one(&app.state.pool)
+            .await
+            .expect("row kept, public parts only");
+    assert_eq!(private_key, None);
+    assert_eq!(
+        stored_keys(&app.state.pool)
+            .await
+            .iter()
+            .map(|k| (k.0.as_str(), k.2))
+            .collect::<Vec<_>>(),
+        [(old.as_str(), false), (new.as_str(), true)]
     );
 }
 

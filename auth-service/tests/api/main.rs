@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod cookies;
 mod errors;
 mod keys;
 mod sessions;

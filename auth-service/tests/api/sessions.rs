@@ -324,7 +324,7 @@ async fn the_cookie_is_refused_from_an_untrusted_origin() {
 
 #[tokio::test]
 async fn cookie_can_be_marked_secure() {
-    let app = spawn_with(|c| c.cookie_secure = true).await;
+    let app = spawn_with(|c| c.cookie_secure = auth_service::config::CookieSecure::True).await;
     let res = app.signup(&unique_email(), PASSWORD).await;
     assert!(set_cookie(&res).contains("Secure"));
 }

@@ -83,6 +83,10 @@ async fn every_token_has_a_unique_jti() {
 async fn issuer_audience_and_lifetime_come_from_configuration() {
     let app = spawn_with(|c| {
         c.issuer = "https://auth.example.com/".into();
+        // A public issuer must seal its signing keys.
+        c.key_encryption_keys = Some(secrecy::SecretString::from(
+            "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=".to_owned(),
+        ));
         c.audience = "tasks-prod".into();
         c.access_token_ttl = 60;
     })

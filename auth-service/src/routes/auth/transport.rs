@@ -1,6 +1,12 @@
 //! How refresh tokens travel: in the JSON body for API clients, or — when a browser asks with
 //! `X-Refresh-Token-Transport: cookie` — only in an `HttpOnly` cookie scoped to `/api/auth`, so
 //! page scripts never hold one.
+//!
+//! A `Secure` cookie is named `__Secure-refresh_token` (RFC 6265bis §4.1.3.1): browsers accept
+//! that name only with `Secure` from an https origin, so a cookie planted over plain http or by a
+//! sibling subdomain cannot pose as ours. (`__Host-` would also pin the domain, but it requires
+//! `Path=/`, and the cookie is scoped to `/api/auth`.) The plain name is read only when the
+//! service is configured not to be Secure.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
@@ -14,8 +20,11 @@ use crate::config::SameSite as SameSiteSetting;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// Name of the HttpOnly cookie that carries the refresh token for browsers.
+/// Name of the HttpOnly cookie that carries the refresh token, when it is not `Secure` (plain
+/// http on loopback).
 pub const REFRESH_COOKIE: &str = "refresh_token";
+/// Its name when `Secure`.
+pub const SECURE_REFRESH_COOKIE: &str = "__Secure-refresh_token";
 /// Path the cookie is scoped to: only refresh and sign-out need it, and both live here.
 pub const COOKIE_PATH: &str = "/api/auth";
 /// Request header by which a browser asks for the refresh token in the cookie only.
@@ -45,7 +54,7 @@ pub fn presented_refresh_token(
             return Ok(Some(token));
         }
     }
-    let Some(cookie) = jar.get(REFRESH_COOKIE) else {
+    let Some(cookie) = jar.get(cookie_name(state)) else {
         return Ok(None);
     };
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
@@ -71,7 +80,7 @@ pub fn respond(
         .get(TRANSPORT_HEADER)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("cookie"));
-    let jar = jar.add(refresh_cookie(state, issued.refresh.clone()));
+    let jar = drop_plain_cookie(state, jar).add(refresh_cookie(state, issued.refresh.clone()));
     let body = Session {
         user,
         access_token: issued.access,
@@ -84,7 +93,29 @@ pub fn respond(
 
 /// The jar with the refresh cookie cleared (sign-out).
 pub fn clear_cookie(state: &AppState, jar: CookieJar) -> CookieJar {
-    jar.remove(base_cookie(state, String::new()))
+    drop_plain_cookie(state, jar).remove(base_cookie(state, String::new()))
+}
+
+fn cookie_name(state: &AppState) -> &'static str {
+    if state.settings.cookie_secure {
+        SECURE_REFRESH_COOKIE
+    } else {
+        REFRESH_COOKIE
+    }
+}
+
+/// A plain-named cookie a Secure service no longer reads (one set before the switch) is deleted
+/// when the browser shows it, rather than left to linger until it expires.
+fn drop_plain_cookie(state: &AppState, jar: CookieJar) -> CookieJar {
+    if state.settings.cookie_secure && jar.get(REFRESH_COOKIE).is_some() {
+        jar.remove(
+            Cookie::build((REFRESH_COOKIE, ""))
+                .path(COOKIE_PATH)
+                .build(),
+        )
+    } else {
+        jar
+    }
 }
 
 fn same_site(s: SameSiteSetting) -> SameSite {
@@ -96,7 +127,7 @@ fn same_site(s: SameSiteSetting) -> SameSite {
 }
 
 fn base_cookie(state: &AppState, value: String) -> Cookie<'static> {
-    Cookie::build((REFRESH_COOKIE, value))
+    Cookie::build((cookie_name(state), value))
         .http_only(true)
         .secure(state.settings.cookie_secure)
         .same_site(same_site(state.settings.cookie_samesite))
