@@ -4,20 +4,29 @@
 
 use secrecy::{ExposeSecret, SecretString};
 use shared::FieldError;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::password;
 
 pub const MAX_EMAIL_CHARS: usize = 254;
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// A trimmed email address of plausible shape, as the user typed it (case kept: uniqueness and
-/// sign-in compare case-insensitively in SQL).
+/// A trimmed email address of plausible shape, as the user typed it but in Unicode NFC, so the
+/// same address typed on another device (composed "é" or "e" + combining accent) is the same
+/// string. Case is kept: uniqueness and sign-in compare case-insensitively in SQL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
+/// NFC (canonical composition), not NFKC: compatibility folding would merge addresses a mail
+/// server may well tell apart (e.g. "ﬁ" and "fi"); canonical forms are the same text.
+fn nfc(s: &str) -> String {
+    s.nfc().collect()
+}
+
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let email = raw.trim();
+        let email = nfc(raw.trim());
+        let email = email.as_str();
         let invalid = |msg: &str| FieldError::new("email", "invalid_email", msg);
         if email.is_empty() {
             return Err(invalid("Enter an email address."));
@@ -51,10 +60,10 @@ impl Email {
     }
 }
 
-/// What a sign-in looks an account up by: the trimmed input, or nothing when it cannot be an
-/// address we would have accepted (so no query is made for it).
-pub fn sign_in_email(raw: &str) -> Option<&str> {
-    let email = raw.trim();
+/// What a sign-in looks an account up (and rate-limits) by: the trimmed input in NFC, or nothing
+/// when it cannot be an address we would have accepted (so no query is made for it).
+pub fn sign_in_email(raw: &str) -> Option<String> {
+    let email = nfc(raw.trim());
     (!email.is_empty() && email.chars().count() <= MAX_EMAIL_CHARS).then_some(email)
 }
 
@@ -82,8 +91,8 @@ impl UserName {
     }
 }
 
-/// A password that meets the policy for a new credential (length, not a common password).
-/// Held as a secret: its `Debug` prints `[REDACTED]`.
+/// A password that meets the policy for a new credential (length, not a common password), in
+/// the NFKC form that is checked and hashed. Held as a secret: its `Debug` prints `[REDACTED]`.
 #[derive(Debug)]
 pub struct NewPassword(SecretString);
 
@@ -91,7 +100,8 @@ impl NewPassword {
     /// Checks the policy on a blocking thread: zxcvbn takes milliseconds on long inputs.
     pub async fn parse(raw: SecretString) -> anyhow::Result<Result<Self, FieldError>> {
         tokio::task::spawn_blocking(move || {
-            password::check_policy(raw.expose_secret()).map(|()| Self(raw))
+            let normalized = password::normalize(&raw);
+            password::check_policy(normalized.expose_secret()).map(|()| Self(normalized))
         })
         .await
         .map_err(anyhow::Error::from)
@@ -131,6 +141,25 @@ mod tests {
     }
 
     #[test]
+    fn emails_are_nfc_normalised_but_keep_their_case() {
+        let composed = Email::parse("Ren\u{e9}@example.com").expect("valid");
+        let decomposed = Email::parse("Rene\u{301}@example.com").expect("valid");
+        assert_eq!(composed, decomposed);
+        assert_eq!(composed.as_str(), "Ren\u{e9}@example.com");
+        assert_eq!(
+            sign_in_email(" rene\u{301}@example.com ").as_deref(),
+            Some("ren\u{e9}@example.com")
+        );
+        // Compatibility forms are not folded: that would merge addresses a mail server need not.
+        assert_ne!(
+            Email::parse("\u{fb01}x@example.com")
+                .expect("valid")
+                .as_str(),
+            "fix@example.com"
+        );
+    }
+
+    #[test]
     fn names_are_optional_and_bounded() {
         assert_eq!(UserName::parse(None), Ok(None));
         assert_eq!(UserName::parse(Some("   ")), Ok(None));
@@ -150,6 +179,36 @@ mod tests {
             .expect("valid");
         assert!(!format!("{ok:?}").contains("horse"));
         let short = NewPassword::parse("short".into()).await.expect("ran");
+        assert_eq!(
+            short.map_err(|e| e.code).err().as_deref(),
+            Some("password_too_short")
+        );
+    }
+
+    #[tokio::test]
+    async fn new_passwords_are_checked_and_kept_in_nfkc() {
+        let decomposed = NewPassword::parse("cafe\u{301} au lait, s'il vous pla\u{ee}t".into())
+            .await
+            .expect("ran")
+            .expect("valid");
+        assert_eq!(
+            decomposed.into_secret().expose_secret(),
+            "caf\u{e9} au lait, s'il vous pla\u{ee}t"
+        );
+        // Full-width "password" is the most common password once normalised.
+        let wide = NewPassword::parse(
+            "\u{ff50}\u{ff41}\u{ff53}\u{ff53}\u{ff57}\u{ff4f}\u{ff52}\u{ff44}".into(),
+        )
+        .await
+        .expect("ran");
+        assert_eq!(
+            wide.map_err(|e| e.code).err().as_deref(),
+            Some("password_too_common")
+        );
+        // Length counts the normalised code points: 7 letters plus a combining accent is 7.
+        let short = NewPassword::parse("abcdefe\u{301}".into())
+            .await
+            .expect("ran");
         assert_eq!(
             short.map_err(|e| e.code).err().as_deref(),
             Some("password_too_short")

@@ -1,5 +1,11 @@
 //! Password policy (NIST SP 800-63B: length and a breached-password check, no composition rules)
 //! and argon2id hashing on blocking threads, with a bound on how many hashes run at once.
+//!
+//! Passwords are NFKC-normalised before the policy check and before hashing (SP 800-63B
+//! §5.1.1.2), so the same password typed on another keyboard or OS — a precomposed "é" or "e"
+//! plus a combining accent, full-width or half-width forms — is the same password. Hashes made
+//! before normalisation still verify: the raw form is tried when the normalised one fails, and a
+//! match that way asks for a rehash, which stores the normalised form from then on.
 
 use std::sync::Arc;
 
@@ -11,6 +17,8 @@ use secrecy::{ExposeSecret, SecretString};
 use shared::FieldError;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, is_nfkc_quick};
 
 pub const MIN_CHARS: usize = 8;
 pub const MAX_CHARS: usize = 128;
@@ -18,7 +26,17 @@ pub const MAX_CHARS: usize = 128;
 /// 10,000 most common passwords of zxcvbn's breach-derived list.
 const MIN_GUESSES: u64 = 10_000;
 
-/// Checks length in Unicode code points (never truncating) and commonness.
+/// The password in Unicode NFKC: the form that is checked, hashed and compared.
+pub fn normalize(password: &SecretString) -> SecretString {
+    let raw = password.expose_secret();
+    if is_nfkc_quick(raw.chars()) == IsNormalized::Yes {
+        return password.clone();
+    }
+    SecretString::from(raw.nfkc().collect::<String>())
+}
+
+/// Checks length in Unicode code points (never truncating) and commonness. Give it the
+/// [`normalize`]d password: that is what gets stored.
 pub fn check_policy(password: &str) -> Result<(), FieldError> {
     let chars = password.chars().count();
     if chars < MIN_CHARS {
@@ -91,7 +109,8 @@ impl std::fmt::Debug for Hasher {
 
 pub struct Verified {
     pub matched: bool,
-    /// The stored hash was made with other parameters than the configured ones.
+    /// The stored hash should be replaced by `hash(password)`: it was made with other parameters
+    /// than the configured ones, or from the password as typed rather than its NFKC form.
     pub outdated: bool,
 }
 
@@ -138,13 +157,16 @@ impl Hasher {
             // Held by the blocking work, not the request: a client that disconnects mid-hash
             // must not free a permit while the hash (and its 19 MiB) is still running.
             let _permit = permit;
-            this.hash_now(password.expose_secret().as_bytes())
+            this.hash_now(normalize(&password).expose_secret().as_bytes())
         })
         .await?
     }
 
     /// Verifies against `stored`, or against the dummy hash when there is no user, so both
-    /// paths do the same work.
+    /// paths do the same work: the normalised password first, then — only when that fails and
+    /// normalising changed it — the password as typed, which a hash stored before
+    /// normalisation was made from. Whether the second try happens depends on the input alone,
+    /// never on whether the account exists.
     pub async fn verify(
         &self,
         password: SecretString,
@@ -156,9 +178,17 @@ impl Hasher {
             let _permit = permit;
             let is_real = stored.is_some();
             let phc = stored.as_deref().unwrap_or(this.dummy.as_str());
-            let (matched, params) = this.verify_now(password.expose_secret().as_bytes(), phc)?;
+            let normalized = normalize(&password);
+            let (mut matched, params) =
+                this.verify_now(normalized.expose_secret().as_bytes(), phc)?;
+            let mut legacy = false;
+            if !matched && normalized.expose_secret() != password.expose_secret() {
+                (matched, _) = this.verify_now(password.expose_secret().as_bytes(), phc)?;
+                legacy = matched;
+            }
             let outdated = matched
-                && (params.m_cost() != this.params.m_cost()
+                && (legacy
+                    || params.m_cost() != this.params.m_cost()
                     || params.t_cost() != this.params.t_cost()
                     || params.p_cost() != this.params.p_cost());
             Ok(Verified {
@@ -457,6 +487,73 @@ mod tests {
         h.hash("second".into()).await.expect("hash");
         let allocated = h.allocated.load(std::sync::atomic::Ordering::Relaxed) - before;
         assert_eq!(allocated, 1, "one permit, so one working buffer");
+    }
+
+    fn hasher() -> Hasher {
+        Hasher::new(
+            HashParams {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1,
+            },
+            2,
+        )
+        .expect("hasher")
+    }
+
+    const COMPOSED: &str = "cr\u{e8}me br\u{fb}l\u{e9}e";
+    const DECOMPOSED: &str = "cre\u{300}me bru\u{302}le\u{301}e";
+
+    #[tokio::test]
+    async fn a_password_verifies_whichever_unicode_form_it_is_typed_in() {
+        let h = hasher();
+        for (stored_as, typed_as) in [
+            (COMPOSED, DECOMPOSED),
+            (DECOMPOSED, COMPOSED),
+            (DECOMPOSED, DECOMPOSED),
+        ] {
+            let phc = h.hash(stored_as.into()).await.expect("hash");
+            let v = h.verify(typed_as.into(), Some(phc)).await.expect("verify");
+            assert!(
+                v.matched && !v.outdated,
+                "{stored_as:?} typed as {typed_as:?}"
+            );
+        }
+        // Compatibility forms too: full-width digits are the digits.
+        let phc = h.hash("tea for 2, at 10".into()).await.expect("hash");
+        assert!(
+            h.verify("tea for \u{ff12}, at \u{ff11}\u{ff10}".into(), Some(phc))
+                .await
+                .expect("verify")
+                .matched
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hash_of_the_raw_password_still_verifies_and_asks_for_a_rehash() {
+        let h = hasher();
+        // Made before normalisation: the decomposed bytes as typed.
+        let legacy = h.hash_now(DECOMPOSED.as_bytes()).expect("hash");
+        let v = h
+            .verify(DECOMPOSED.into(), Some(legacy.clone()))
+            .await
+            .expect("verify");
+        assert!(v.matched && v.outdated);
+        assert!(
+            !h.verify("cre\u{300}me bru\u{302}le\u{301}".into(), Some(legacy))
+                .await
+                .expect("verify")
+                .matched
+        );
+        // A new hash never matches a non-normalised input through the raw fallback.
+        let v = h
+            .verify(
+                DECOMPOSED.into(),
+                Some(h.hash(DECOMPOSED.into()).await.expect("hash")),
+            )
+            .await
+            .expect("verify");
+        assert!(v.matched && !v.outdated);
     }
 
     #[tokio::test]

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
-/// The unique index that makes emails case-insensitively unique.
+/// The unique index that makes emails unique whatever their case and Unicode form
+/// (`lower(normalize(email, NFC))`).
 pub const EMAIL_UNIQUE: &str = "users_email_lower_key";
 
 #[derive(Debug, Clone, FromRow)]
@@ -43,12 +44,15 @@ pub async fn insert(
     .await
 }
 
+/// Looks up by the unique index's expression, so rows stored before emails were normalised are
+/// found whichever form the address is typed in now.
 pub async fn credentials_by_email(
     ex: impl PgExecutor<'_>,
     email: &str,
 ) -> sqlx::Result<Option<Credentials>> {
     sqlx::query_as::<_, Credentials>(
-        "SELECT id, email, name, created_at, password_hash FROM auth.users WHERE lower(email) = lower($1)",
+        "SELECT id, email, name, created_at, password_hash FROM auth.users
+          WHERE lower(normalize(email, NFC)) = lower(normalize($1, NFC))",
     )
     .bind(email)
     .fetch_optional(ex)

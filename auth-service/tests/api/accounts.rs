@@ -323,3 +323,148 @@ async fn outdated_hashes_are_upgraded_at_signin() {
     assert!(hash.contains("t=3"), "{hash}");
     server.stop().await.expect("stops cleanly");
 }
+
+// ---- Unicode: the same text typed on another device is the same credential -------------------
+
+/// "crème brûlée" precomposed (as most keyboards send it) and decomposed (base letter plus a
+/// combining accent, as some input methods and macOS file names do).
+const COMPOSED: &str = "cr\u{e8}me br\u{fb}l\u{e9}e \u{e0} la vanille";
+const DECOMPOSED: &str = "cre\u{300}me bru\u{302}le\u{301}e a\u{300} la vanille";
+
+async fn stored_hash(app: &TestApp, email: &str) -> String {
+    sqlx::query_scalar("SELECT password_hash FROM auth.users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("row")
+}
+
+#[tokio::test]
+async fn a_password_signs_in_whether_typed_composed_or_decomposed() {
+    let app = spawn().await;
+    for (signed_up_with, signs_in_with) in [(COMPOSED, DECOMPOSED), (DECOMPOSED, COMPOSED)] {
+        let email = unique_email();
+        assert_eq!(
+            app.signup(&email, signed_up_with).await.status(),
+            StatusCode::CREATED
+        );
+        for typed in [signs_in_with, signed_up_with] {
+            assert_eq!(
+                app.signin(&email, typed).await.status(),
+                StatusCode::OK,
+                "{signed_up_with:?} then {typed:?}"
+            );
+        }
+        problem(
+            app.signin(&email, "cre\u{300}me bru\u{302}le\u{301}e")
+                .await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_hash_made_before_normalisation_still_signs_in_and_is_rehashed_normalised() {
+    use argon2::password_hash::{PasswordHasher as _, SaltString, rand_core::OsRng};
+    let app = spawn().await;
+    let (email, _) = app.new_user().await;
+    // What the service stored before it normalised: a hash of the bytes exactly as typed.
+    let legacy = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(19_456, 2, 1, Some(32)).expect("params"),
+    )
+    .hash_password(DECOMPOSED.as_bytes(), &SaltString::generate(&mut OsRng))
+    .expect("hash")
+    .to_string();
+    sqlx::query("UPDATE auth.users SET password_hash = $2 WHERE email = $1")
+        .bind(&email)
+        .bind(&legacy)
+        .execute(&app.state.pool)
+        .await
+        .expect("update");
+
+    // Typed the old way, it still works, and the stored hash is replaced by a normalised one.
+    assert_eq!(
+        app.signin(&email, DECOMPOSED).await.status(),
+        StatusCode::OK
+    );
+    let rehashed = stored_hash(&app, &email).await;
+    assert_ne!(rehashed, legacy, "rehashed at the successful sign-in");
+    assert!(rehashed.starts_with("$argon2id$"), "{rehashed}");
+    // From now on either form works, from any device.
+    assert_eq!(app.signin(&email, COMPOSED).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.signin(&email, DECOMPOSED).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(stored_hash(&app, &email).await, rehashed, "rehashed once");
+}
+
+#[tokio::test]
+async fn emails_differing_only_in_unicode_form_are_one_account() {
+    let app = spawn().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let decomposed = format!("rene\u{301}-{tag}@example.com");
+    let composed = format!("Ren\u{e9}-{tag}@Example.com");
+    let res = app.signup(&decomposed, PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.expect("json");
+    // Stored (and returned) in NFC, so the lookalike cannot be created beside it.
+    assert_eq!(
+        body["user"]["email"],
+        format!("ren\u{e9}-{tag}@example.com")
+    );
+    problem(
+        app.signup(&composed, PASSWORD).await,
+        StatusCode::CONFLICT,
+        "email_taken",
+    )
+    .await;
+    for typed in [&composed, &decomposed] {
+        assert_eq!(
+            app.signin(typed, PASSWORD).await.status(),
+            StatusCode::OK,
+            "{typed:?}"
+        );
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM auth.users")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn an_email_stored_before_normalisation_is_found_in_either_form_and_left_as_it_was() {
+    let app = spawn().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (placeholder, _) = app.new_user().await;
+    // A row written before emails were normalised, in decomposed form.
+    let legacy = format!("zoe\u{308}-{tag}@example.com");
+    sqlx::query("UPDATE auth.users SET email = $2 WHERE email = $1")
+        .bind(&placeholder)
+        .bind(&legacy)
+        .execute(&app.state.pool)
+        .await
+        .expect("update");
+
+    let composed = format!("zo\u{eb}-{tag}@example.com");
+    for typed in [&legacy, &composed] {
+        let res = app.signin(typed, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK, "{typed:?}");
+    }
+    problem(
+        app.signup(&composed, PASSWORD).await,
+        StatusCode::CONFLICT,
+        "email_taken",
+    )
+    .await;
+    let stored: String = sqlx::query_scalar("SELECT email FROM auth.users")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("row");
+    assert_eq!(stored, legacy, "not rewritten behind the user's back");
+}

@@ -117,8 +117,11 @@ pub async fn signin(
     Json(req): Json<SigninRequest>,
 ) -> ApiResult<impl IntoResponse> {
     state.limits.check_ip(ip)?;
-    state.limits.check_email(req.email.trim())?;
-    let found = match sign_in_email(&req.email) {
+    let email = sign_in_email(&req.email);
+    state
+        .limits
+        .check_email(email.as_deref().unwrap_or(req.email.trim()))?;
+    let found = match &email {
         Some(email) => db::users::credentials_by_email(&state.pool, email).await?,
         None => None,
     };
