@@ -7,11 +7,88 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn refresh_token(body: &Value) -> String {
+pub(crate) fn refresh_token(body: &Value) -> String {
     body["refresh_token"]
         .as_str()
         .expect("refresh_token")
         .to_owned()
+}
+
+/// Moves every retirement in the database `secs` into the past: the grace window passes without
+/// the test sleeping through it (the service compares `retired_at` with the database's clock).
+pub(crate) async fn age_retirements(app: &TestApp, secs: u64) {
+    sqlx::query(
+        "UPDATE auth.refresh_tokens SET retired_at = retired_at - make_interval(secs => $1)
+          WHERE retired_at IS NOT NULL",
+    )
+    .bind(secs as f64)
+    .execute(&app.state.pool)
+    .await
+    .expect("age retirements");
+}
+
+/// Hashes of the tokens not retired, across the database (these tests have one session).
+async fn live_tokens(app: &TestApp) -> Vec<Vec<u8>> {
+    sqlx::query_scalar("SELECT token_hash FROM auth.refresh_tokens WHERE retired_at IS NULL")
+        .fetch_all(&app.state.pool)
+        .await
+        .expect("live tokens")
+}
+
+async fn revoked_reason(app: &TestApp) -> Option<String> {
+    sqlx::query_scalar("SELECT revoked_reason FROM auth.sessions")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("session")
+}
+
+fn hash(token: &str) -> Vec<u8> {
+    auth_service::refresh_token::hash(token).to_vec()
+}
+
+/// Parallel refreshes per race, and the pool that lets every one of them hold a connection.
+const RACERS: usize = 16;
+
+fn pool_for_racers(config: &mut auth_service::Config) {
+    config.db.db_max_connections = RACERS as u32 + 2;
+}
+
+/// Sends `RACERS` refreshes of `token` at once while the test itself holds the session's row
+/// lock, and lets go only when every one of them is queued behind it: each has begun its
+/// transaction before any can finish, the widest race there is (left to chance, most runs see a
+/// few at most overlap).
+async fn race_refreshes(app: &TestApp, token: &str) -> Vec<reqwest::Response> {
+    // A pool of the test's own: the service's is taken up by the racers.
+    let side = sqlx::PgPool::connect(&app.db.url).await.expect("side pool");
+    let mut holder = side.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM auth.sessions FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .expect("lock the session");
+    let release = async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let (waiting,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&side)
+            .await
+            .expect("waiting");
+            if waiting >= RACERS as i64 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {waiting} refreshes reached the lock"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        holder.commit().await.expect("release");
+    };
+    let refreshes = futures::future::join_all((0..RACERS).map(|_| app.refresh(token)));
+    let (results, ()) = tokio::join!(refreshes, release);
+    results
 }
 
 #[tokio::test]
@@ -120,6 +197,142 @@ async fn concurrent_refreshes_of_one_token_all_succeed_within_grace() {
         results.iter().all(|r| r.status() == StatusCode::OK),
         "{:?}",
         results.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn parallel_refreshes_of_one_token_leave_exactly_one_live_chain() {
+    let app = spawn_with(pool_for_racers).await; // default grace: 10 s, so all are honoured
+    let (_, session) = app.new_user().await;
+    let token = refresh_token(&session);
+    let results = race_refreshes(&app, &token).await;
+    let mut successors = Vec::new();
+    for res in results {
+        assert_eq!(res.status(), StatusCode::OK);
+        successors.push(refresh_token(&res.json().await.expect("json")));
+    }
+    // Every racer got a successor, but the session holds one live token: the last rotation's,
+    // which retired all the others.
+    let live = live_tokens(&app).await;
+    assert_eq!(live.len(), 1, "one live token per session");
+    let (survivor, forks): (Vec<_>, Vec<_>) = successors.iter().partition(|t| hash(t) == live[0]);
+    assert_eq!(survivor.len(), 1, "the live token is one of the successors");
+    assert_eq!(forks.len(), RACERS - 1);
+
+    // Once the window has passed only the survivor's chain goes on...
+    age_retirements(&app, 60).await;
+    let next: Value = app.refresh(survivor[0]).await.json().await.expect("json");
+    assert_eq!(live_tokens(&app).await, vec![hash(&refresh_token(&next))]);
+    // ...and any other successor coming back is reuse: the session ends, the survivor's too.
+    problem(
+        app.refresh(forks[7]).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    assert_eq!(
+        revoked_reason(&app).await.as_deref(),
+        Some("reuse_detected")
+    );
+    problem(
+        app.refresh(&refresh_token(&next)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn without_a_grace_window_parallel_refreshes_of_one_token_mint_one_successor() {
+    let app = spawn_with(|c| {
+        c.refresh_reuse_grace = 0;
+        pool_for_racers(c);
+    })
+    .await;
+    let (_, session) = app.new_user().await;
+    let token = refresh_token(&session);
+    let results = race_refreshes(&app, &token).await;
+    let statuses: Vec<_> = results.iter().map(|r| r.status()).collect();
+    // Single use: one request wins the token, every other one presents a retired token with no
+    // window to excuse it, which is reuse; the session (winner included) ends.
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    let (tokens,): (i64,) = sqlx::query_as("SELECT count(*) FROM auth.refresh_tokens")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("count");
+    assert_eq!(tokens, 2, "the first token and exactly one successor");
+    assert_eq!(
+        revoked_reason(&app).await.as_deref(),
+        Some("reuse_detected")
+    );
+}
+
+#[tokio::test]
+async fn a_replay_within_the_window_takes_over_and_the_other_side_trips_reuse_detection() {
+    let app = spawn().await;
+    let (_, session) = app.new_user().await;
+    let stolen = refresh_token(&session);
+    let owner: Value = app.refresh(&stolen).await.json().await.expect("json");
+    // The thief replays the copied token in time and gets a successor of its own; the owner's
+    // token is retired by that rotation, so the session still has one live token: the thief's.
+    let thief: Value = app.refresh(&stolen).await.json().await.expect("json");
+    assert_eq!(live_tokens(&app).await, vec![hash(&refresh_token(&thief))]);
+
+    // The owner comes back after the window (access tokens last minutes, the window seconds):
+    // the retired token is reuse, and the thief's chain dies with the session.
+    age_retirements(&app, 60).await;
+    problem(
+        app.refresh(&refresh_token(&owner)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    assert_eq!(
+        revoked_reason(&app).await.as_deref(),
+        Some("reuse_detected")
+    );
+    problem(
+        app.refresh(&refresh_token(&thief)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    problem(
+        app.me(thief["access_token"].as_str().expect("at")).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn replaying_a_retired_token_does_not_extend_its_window() {
+    let app = spawn().await;
+    let (_, session) = app.new_user().await;
+    let old = refresh_token(&session);
+    app.refresh(&old).await;
+    age_retirements(&app, 8).await; // 8 of the 10 s gone
+    assert_eq!(app.refresh(&old).await.status(), StatusCode::OK);
+    age_retirements(&app, 3).await; // 11 s since `old` was retired, 3 s since its replay
+    problem(
+        app.refresh(&old).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    assert_eq!(
+        revoked_reason(&app).await.as_deref(),
+        Some("reuse_detected")
     );
 }
 
