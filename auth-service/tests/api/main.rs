@@ -7,6 +7,7 @@ mod accounts;
 mod cookies;
 mod errors;
 mod keys;
+mod refresh_model;
 mod sessions;
-mod tokens;
 mod settings;
+mod tokens;
