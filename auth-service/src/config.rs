@@ -111,6 +111,16 @@ pub struct Config {
     /// Take the client IP from the last `X-Forwarded-For` hop (only behind a trusted proxy).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
+
+    /// Seconds a session may go unused (no refresh) before it ends (14 days), besides its
+    /// absolute lifetime REFRESH_TOKEN_TTL.
+    #[arg(long, env = "SESSION_IDLE_TTL", default_value_t = 1_209_600, value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
+    pub session_idle_ttl: u64,
+
+    /// Bearer key other services must present to read the revocation feed
+    /// (`/api/internal/revocations`). Unset: the feed is open (it holds only opaque ids).
+    #[arg(long, env = "INTERNAL_API_KEY", hide_env_values = true)]
+    pub internal_api_key: Option<SecretString>,
 }
 
 /// `COOKIE_SECURE`: `true`, `false`, or decided by the issuer URL.

@@ -58,6 +58,10 @@ fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "session purge failed"),
                 }
+                let lifetime = state.settings.issuer.ttl.num_seconds() + 300;
+                if let Err(e) = db::revocations::purge(&state.pool, lifetime).await {
+                    tracing::warn!(error = %e, "revocation feed purge failed");
+                }
             }
         }
     })

@@ -46,6 +46,10 @@ pub struct Settings {
     pub cookie_secure: bool,
     pub cookie_samesite: SameSite,
     pub jwks_max_age: u64,
+    /// A session unused this long has ended.
+    pub session_idle_secs: u64,
+    /// The bearer key of the revocation feed, if it needs one (a secret: `Debug` redacts it).
+    pub internal_api_key: Option<secrecy::SecretString>,
 }
 
 impl Deref for AppState {
@@ -94,6 +98,12 @@ impl AppState {
             cookie_secure,
             cookie_samesite: config.cookie_samesite,
             jwks_max_age: config.jwks_max_age,
+            session_idle_secs: config.session_idle_ttl,
+            internal_api_key: config
+                .internal_api_key
+                .as_ref()
+                .filter(|k| !secrecy::ExposeSecret::expose_secret(*k).is_empty())
+                .cloned(),
         };
         let limits = Limits::new(
             config.rate_limit_per_ip,

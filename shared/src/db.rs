@@ -5,6 +5,12 @@
 //! keep). Only the migration run sets `search_path`, on a dedicated connection, so that sqlx's
 //! bookkeeping table lands in the service's schema too and two services sharing one database never
 //! see each other's migration history.
+//!
+//! Queries go through [`retry`], which keeps requests from failing on connections that died while
+//! idle (a restart, a failover, Neon suspending an idle compute); the pool's `before_acquire` hook
+//! is its part inside the pool.
+
+pub mod retry;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -53,7 +59,10 @@ pub async fn connect(
         .max_connections(settings.max_connections)
         .min_connections(1)
         .acquire_timeout(settings.acquire_timeout)
+        // Testing every connection costs a round trip per request; `retry` pings only the ones
+        // that may have died while idle.
         .test_before_acquire(false)
+        .before_acquire(|conn, meta| Box::pin(retry::before_acquire(conn, meta)))
         .connect_lazy_with(options);
     Ok(pool)
 }
@@ -106,7 +115,9 @@ async fn migrate(
 
 /// Whether the database answers right now (for `/readyz`).
 pub async fn ping(pool: &PgPool) -> bool {
-    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+    retry::read(pool, |conn| Box::pin(async move { conn.ping().await }))
+        .await
+        .is_ok()
 }
 
 /// Whether `error` means "the database is not there right now" (answer 503 and let the client

@@ -205,22 +205,6 @@ pub async fn assert_cors(
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_database_url_keeps_the_servers_query() {
-        let admin = PgConnectOptions::from_str("postgres://u@h:5432/postgres?sslmode=require")
-            .expect("url");
-        let url = admin.database("x").to_url_lossy().to_string();
-        let back = PgConnectOptions::from_str(&url).expect("round trip");
-        assert_eq!(back.get_database(), Some("x"));
-        assert_eq!(back.get_host(), "h");
-        assert!(url.contains("sslmode=require"), "{url}");
-    }
-}
-
 /// The variable tables kept true: every environment variable `command` reads has a row in the
 /// README's configuration table (service `service` or `both`) whose default cell shows clap's
 /// default, and a line in `.env.example` (set to that default, or commented out); and every row
@@ -321,4 +305,20 @@ fn readme_rows(readme: &str) -> Vec<ReadmeRow> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_database_url_keeps_the_servers_query() {
+        let admin = PgConnectOptions::from_str("postgres://u@h:5432/postgres?sslmode=require")
+            .expect("url");
+        let url = admin.database("x").to_url_lossy().to_string();
+        let back = PgConnectOptions::from_str(&url).expect("round trip");
+        assert_eq!(back.get_database(), Some("x"));
+        assert_eq!(back.get_host(), "h");
+        assert!(url.contains("sslmode=require"), "{url}");
+    }
 }

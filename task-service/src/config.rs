@@ -78,6 +78,36 @@ pub struct Config {
     /// network no one else can reach (such as compose's); anywhere else use https.
     #[arg(long, env = "ALLOW_HTTP_JWKS", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_http_jwks: bool,
+
+    /// Tasks one user may hold; creating another answers 422 `task_quota_exceeded`.
+    #[arg(long, env = "MAX_TASKS_PER_USER", default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..=100_000_000))]
+    pub max_tasks_per_user: i64,
+
+    /// Most tasks a compatibility list (`GET /api/{user_id}/tasks`) returns; a longer one is cut
+    /// and answered with `X-List-Truncated: true`.
+    #[arg(long, env = "COMPAT_LIST_MAX", default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub compat_list_max: i64,
+
+    /// The auth-service's revocation feed (ended sessions, deleted accounts). Default:
+    /// `{AUTH_ISSUER}/api/internal/revocations`.
+    #[arg(long, env = "REVOCATIONS_URL")]
+    pub revocations_url: Option<String>,
+
+    /// How often the revocation feed is pulled, in milliseconds: an ended session's access
+    /// tokens are refused within about this long.
+    #[arg(long, env = "REVOCATION_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub revocation_poll_ms: u64,
+
+    /// Bearer key for the revocation feed, when the auth-service requires one.
+    #[arg(long, env = "INTERNAL_API_KEY", hide_env_values = true)]
+    pub internal_api_key: Option<SecretString>,
+}
+
+/// The bounds on what one user can make the service hold or load (from [`Config`]).
+#[derive(Debug, Clone, Copy)]
+pub struct TaskLimits {
+    pub max_tasks_per_user: i64,
+    pub compat_list_max: i64,
 }
 
 impl Config {
@@ -105,6 +135,31 @@ impl Config {
             allow_http: self.allow_http_jwks,
             ..crate::auth::JwksSettings::new(source)
         }
+    }
+
+    pub fn task_limits(&self) -> TaskLimits {
+        TaskLimits {
+            max_tasks_per_user: self.max_tasks_per_user,
+            compat_list_max: self.compat_list_max,
+        }
+    }
+
+    pub fn feed_settings(&self) -> anyhow::Result<crate::revocation_feed::FeedSettings> {
+        let url = self.revocations_url.clone().unwrap_or_else(|| {
+            format!(
+                "{}/api/internal/revocations",
+                self.auth_issuer.trim_end_matches('/')
+            )
+        });
+        if let Some(why) = shared::loopback::fetch_url_refusal(&url, self.allow_http_jwks) {
+            anyhow::bail!("REVOCATIONS_URL {url} {why}");
+        }
+        Ok(crate::revocation_feed::FeedSettings {
+            url,
+            interval: Duration::from_millis(self.revocation_poll_ms),
+            api_key: self.internal_api_key.clone(),
+            http_timeout: Duration::from_secs(2),
+        })
     }
 
     pub fn token_rules(&self) -> crate::auth::TokenRules {

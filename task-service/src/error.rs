@@ -18,6 +18,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    /// The user already holds this many tasks, the most one account may.
+    #[error("task quota exceeded")]
+    QuotaExceeded(i64),
     /// The database cannot be reached (pool timeout, connection refused or dropped).
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
@@ -67,6 +70,11 @@ impl IntoResponse for ApiError {
             ),
             Self::Validation(errors) => Problem::validation(errors),
             Self::InvalidQuery(detail) => Problem::invalid_query(detail),
+            Self::QuotaExceeded(max) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "task_quota_exceeded",
+                format!("An account holds at most {max} tasks; delete some to add more."),
+            ),
             Self::Unavailable(error) => {
                 tracing::warn!(%error, "database unavailable");
                 Problem::not_ready("The database is unavailable; try again shortly.")

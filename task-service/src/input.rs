@@ -1,6 +1,7 @@
 //! Request bodies and their validation. Bodies refuse unknown fields (a typo such as `complete`
 //! must not be silently ignored); values are checked here with field-level errors, and again by the
-//! database's constraints.
+//! database's constraints. Control characters never get this far: `shared::extract::Json` refuses
+//! them in every string.
 
 use serde::{Deserialize, Deserializer};
 use shared::FieldError;
@@ -16,10 +17,10 @@ pub const DESCRIPTION_MAX: usize = 1000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
-    /// Trimmed; 1 to 200 characters.
+    /// At most 200 characters as sent, not blank; stored trimmed.
     #[schema(min_length = 1, max_length = 200, example = "Buy milk")]
     pub title: String,
-    /// At most 1000 characters.
+    /// At most 1000 characters; null or absent for none.
     #[serde(default)]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
@@ -29,8 +30,10 @@ pub struct CreateTask {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplaceTask {
+    /// At most 200 characters as sent, not blank; stored trimmed.
     #[schema(min_length = 1, max_length = 200)]
     pub title: String,
+    /// At most 1000 characters; null or absent for none.
     #[serde(default)]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
@@ -42,11 +45,14 @@ pub struct ReplaceTask {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompatReplaceTask {
+    /// At most 200 characters as sent, not blank; stored trimmed.
     #[schema(min_length = 1, max_length = 200)]
     pub title: String,
+    /// At most 1000 characters; null or absent for none.
     #[serde(default)]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
+    /// Null or absent: completion unchanged.
     #[serde(default)]
     pub completed: Option<bool>,
 }
@@ -56,15 +62,31 @@ pub struct CompatReplaceTask {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTask {
+    /// At most 200 characters as sent, not blank; stored trimmed. Not null.
+    // The document shows what a client may send: a string (null is refused), or nothing.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
     pub title: Option<Option<String>>,
+    /// At most 1000 characters; null clears it.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 1000)]
     pub description: Option<Option<String>>,
+    /// Not null.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub completed: Option<Option<bool>>,
+}
+
+/// The JSON Schema `pattern` of a title: no refused character (`shared::extract`'s rule) and at
+/// least one character that is neither refused nor whitespace as `str::trim` sees it (Unicode
+/// `White_Space`, spelt out rather than `\s`, whose meaning differs between regex dialects).
+pub fn title_pattern() -> String {
+    let refused = shared::extract::refused_chars_class();
+    let mut whitespace = String::new();
+    for c in ('\0'..='\u{3000}').filter(|c| c.is_whitespace()) {
+        whitespace.push_str(&format!("\\u{:04X}", u32::from(c)));
+    }
+    format!("^[^{refused}]*[^{refused}{whitespace}][^{refused}]*$")
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from one left out (`None`, via `default`).
@@ -81,6 +103,9 @@ pub struct Fields {
     pub description: Option<String>,
 }
 
+/// The length is counted as sent, before trimming, so that the document can state the rule as
+/// `maxLength` (a limit on the trimmed text would let a padded 300-character string through while
+/// the document said 200).
 fn check_title(raw: &str, errors: &mut Vec<FieldError>) -> String {
     let title = raw.trim();
     if title.is_empty() {
@@ -89,7 +114,7 @@ fn check_title(raw: &str, errors: &mut Vec<FieldError>) -> String {
             "blank",
             "Title must not be blank.",
         ));
-    } else if title.chars().count() > TITLE_MAX {
+    } else if raw.chars().count() > TITLE_MAX {
         errors.push(FieldError::new(
             "title",
             "too_long",
@@ -189,6 +214,24 @@ mod tests {
             field_codes(checked(" \t ", None).expect_err("blank")),
             vec![("title".into(), "blank".into())]
         );
+        // Counted as sent: padding does not buy room.
+        assert!(checked(&format!(" {} ", "x".repeat(198)), None).is_ok());
+        assert_eq!(
+            field_codes(checked(&format!("{} ", "x".repeat(200)), None).expect_err("long")),
+            vec![("title".into(), "too_long".into())]
+        );
+    }
+
+    #[test]
+    fn the_title_pattern_names_every_whitespace_character() {
+        // `title_pattern` looks for whitespace up to U+3000 only.
+        assert!(!('\u{3001}'..=char::MAX).any(char::is_whitespace));
+        let pattern = title_pattern();
+        assert!(
+            pattern.contains(r"\u0020\u0085\u00A0\u1680\u2000"),
+            "{pattern}"
+        );
+        assert!(pattern.starts_with(r"^[^\u0000-\u0008"), "{pattern}");
     }
 
     #[test]

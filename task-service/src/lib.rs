@@ -11,6 +11,7 @@ pub mod error;
 pub mod input;
 pub mod listing;
 pub mod openapi;
+pub mod revocation_feed;
 pub mod rfc3339;
 pub mod routes;
 pub mod state;
@@ -39,11 +40,13 @@ pub async fn build_state_with(
     config: &Config,
     jwks: auth::JwksSettings,
 ) -> anyhow::Result<AppState> {
-    let http = config.http.http_settings(Vec::new())?;
+    let mut http = config.http.http_settings(Vec::new())?;
+    // So that the browser app can read whether a compatibility list was cut.
+    http.expose_headers.push(routes::compat::LIST_TRUNCATED);
     let pool = shared::db::connect(&config.db.settings()?, db::SCHEMA, &db::MIGRATOR).await?;
     let jwks = auth::Jwks::start(jwks)?;
     let verifier = auth::Verifier::new(jwks, &config.token_rules());
-    Ok(AppState::new(pool, verifier, http))
+    Ok(AppState::new(pool, verifier, http, config.task_limits()))
 }
 
 /// The service bound to its address, ready to run.
@@ -58,11 +61,17 @@ pub async fn build(config: &Config) -> anyhow::Result<Application> {
 /// Binds `config.bind` to serve `state` there.
 pub async fn with_state(config: &Config, state: AppState) -> anyhow::Result<Application> {
     tracing::info!(issuer = %config.auth_issuer, "trusting tokens from this issuer");
+    let feed = revocation_feed::start(
+        config.feed_settings()?,
+        state.verifier.revocations().clone(),
+        state.pool.clone(),
+        state.feed.clone(),
+    )?;
     let server = Server::bind(
         config.bind,
         app(state.clone()),
         config.http.serve_settings(),
     )
     .await?;
-    Ok(Application::new("task-service", server, state))
+    Ok(Application::new("task-service", server, state).with_background(feed))
 }

@@ -66,14 +66,17 @@ impl SortParam {
 pub struct ListParams {
     /// `all` (default), `pending` or `completed`.
     pub status: Option<StatusParam>,
-    /// Case-insensitive text to find in the title or description (at most 200 characters).
+    /// Case-insensitive text to find in the title or description: at most 200 characters as sent,
+    /// trimmed; blank means no search.
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// `created_at`, `updated_at` or `title`, with a leading `-` for descending. Default `-created_at`.
     pub sort: Option<SortParam>,
     /// Page size, 1 to 200; default 50.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// The previous page's `next_cursor`.
+    /// The previous page's `next_cursor` (opaque; one made for another `sort` is refused).
+    #[param(min_length = 1, max_length = 2048, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
@@ -96,14 +99,18 @@ impl ListParams {
         Ok((filter, limit))
     }
 
-    /// The filter for the compatibility list: every task unless a `limit` is given.
-    pub fn unpaged(&self) -> Result<ListFilter, ApiError> {
+    /// The filter for the compatibility list: every matching task up to `limit` if given, and
+    /// never more than `max` (the original app had no paging, but one list call must not load
+    /// an unbounded number of rows). Returns how many rows to answer with; one extra is fetched to
+    /// learn whether the list was cut.
+    pub fn capped(&self, max: i64) -> Result<(ListFilter, i64), ApiError> {
         if let Some(limit) = self.limit {
             check_limit(limit)?;
         }
+        let limit = self.limit.unwrap_or(max).min(max);
         let mut filter = self.common()?;
-        filter.limit = self.limit;
-        Ok(filter)
+        filter.limit = Some(limit + 1);
+        Ok((filter, limit))
     }
 
     fn common(&self) -> Result<ListFilter, ApiError> {
@@ -112,13 +119,18 @@ impl ListParams {
             StatusParam::Pending => StatusFilter::Pending,
             StatusParam::Completed => StatusFilter::Completed,
         };
+        // Counted as sent, as the document's `maxLength` says.
+        if self
+            .q
+            .as_deref()
+            .is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS)
+        {
+            return Err(ApiError::InvalidQuery(format!(
+                "q must be at most {MAX_SEARCH_CHARS} characters"
+            )));
+        }
         let search = match self.q.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(q) if q.chars().count() > MAX_SEARCH_CHARS => {
-                return Err(ApiError::InvalidQuery(format!(
-                    "q must be at most {MAX_SEARCH_CHARS} characters"
-                )));
-            }
             Some(q) => Some(q.to_owned()),
         };
         let sort_param = self.sort.unwrap_or_default();
@@ -175,7 +187,8 @@ pub fn encode_cursor(last: &Task, sort: SortParam) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&doc).unwrap_or_default())
 }
 
-fn decode_cursor(cursor: &str, sort: SortParam) -> Result<After, ApiError> {
+/// Where `cursor` (made by [`encode_cursor`] for `sort`) points; anything else is refused.
+pub fn decode_cursor(cursor: &str, sort: SortParam) -> Result<After, ApiError> {
     let bad = || ApiError::InvalidQuery("cursor is not valid for this list".to_owned());
     if cursor.len() > MAX_CURSOR_LEN {
         return Err(bad());
@@ -195,7 +208,11 @@ fn decode_cursor(cursor: &str, sort: SortParam) -> Result<After, ApiError> {
                 .ok_or_else(bad)?;
             Ok(After::Time(at, doc.i))
         }
-        (SortKey::Title, serde_json::Value::String(title)) if title.chars().count() <= 200 => {
+        // A title the database holds has no NUL (Postgres text cannot store one), and a cursor
+        // carrying one would be sent to it as a parameter and fail there.
+        (SortKey::Title, serde_json::Value::String(title))
+            if title.chars().count() <= 200 && !title.contains('\0') =>
+        {
             Ok(After::Title(title, doc.i))
         }
         _ => Err(bad()),
@@ -245,5 +262,10 @@ mod tests {
             )
             .is_err()
         );
+        let nul = format!(
+            "{{\"s\":\"title\",\"k\":\"a\\u0000\",\"i\":\"{}\"}}",
+            Uuid::nil()
+        );
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode(nul), SortParam::Title).is_err());
     }
 }

@@ -7,20 +7,27 @@ use shared::http::HttpSettings;
 use sqlx::PgPool;
 
 use crate::auth::Verifier;
+use crate::config::TaskLimits;
+use crate::revocation_feed::FeedHealth;
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub verifier: Verifier,
     pub http: Arc<HttpSettings>,
+    pub limits: TaskLimits,
+    /// Whether the revocation feed is being followed, for `/readyz`.
+    pub feed: FeedHealth,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, verifier: Verifier, http: HttpSettings) -> Self {
+    pub fn new(pool: PgPool, verifier: Verifier, http: HttpSettings, limits: TaskLimits) -> Self {
         Self {
             pool,
             verifier,
             http: Arc::new(http),
+            feed: FeedHealth::default(),
+            limits,
         }
     }
 }

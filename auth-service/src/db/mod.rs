@@ -1,6 +1,7 @@
 //! SQL, grouped by table. Every table is schema-qualified (`auth.`); handlers call these
 //! functions and never write SQL themselves.
 
+pub mod revocations;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;

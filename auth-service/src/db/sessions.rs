@@ -1,7 +1,8 @@
 //! `auth.sessions` and `auth.refresh_tokens`: refresh-token families and their rotation.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgExecutor, PgPool};
+use shared::db::retry;
+use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 /// Starts a session with its first refresh token, in one statement (one round trip, atomic).
@@ -11,10 +12,12 @@ pub async fn create(
     user_id: Uuid,
     expires_at: DateTime<Utc>,
     token_hash: &[u8],
+    origin: &Origin<'_>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "WITH s AS (
-             INSERT INTO auth.sessions (id, user_id, expires_at) VALUES ($1, $2, $3) RETURNING id
+             INSERT INTO auth.sessions (id, user_id, expires_at, user_agent, ip)
+             VALUES ($1, $2, $3, $5, $6::inet) RETURNING id
          )
          INSERT INTO auth.refresh_tokens (token_hash, session_id) SELECT $4, id FROM s",
     )
@@ -22,9 +25,33 @@ pub async fn create(
     .bind(user_id)
     .bind(expires_at)
     .bind(token_hash)
+    .bind(origin.user_agent())
+    .bind(origin.ip.map(|ip| ip.to_string()))
     .execute(ex)
     .await?;
     Ok(())
+}
+
+/// Where a session was used from: shown to its owner in the sessions list.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<std::net::IpAddr>,
+}
+
+impl Origin<'_> {
+    /// The user agent, cut to what the column holds (a client chooses its length) and without
+    /// characters Postgres text cannot hold.
+    fn user_agent(&self) -> Option<String> {
+        self.user_agent
+            .map(|ua| {
+                ua.chars()
+                    .filter(|c| *c != '\0')
+                    .take(512)
+                    .collect::<String>()
+            })
+            .filter(|ua| !ua.is_empty())
+    }
 }
 
 /// What presenting a refresh token led to.
@@ -70,11 +97,32 @@ pub async fn rotate(
     old_hash: &[u8],
     new_hash: &[u8],
     grace_secs: u64,
+    idle_secs: u64,
+    origin: &Origin<'_>,
 ) -> sqlx::Result<Rotation> {
-    let mut tx = pool.begin().await?;
+    // Run again from the start if the connection dies before COMMIT (see `shared::db::retry`).
+    retry::transaction(pool, |tx| {
+        Box::pin(rotate_in(
+            tx, old_hash, new_hash, grace_secs, idle_secs, origin,
+        ))
+    })
+    .await
+}
+
+/// [`rotate`]'s statements, inside its transaction (committed by the caller).
+async fn rotate_in(
+    tx: &mut PgConnection,
+    old_hash: &[u8],
+    new_hash: &[u8],
+    grace_secs: u64,
+    idle_secs: u64,
+    origin: &Origin<'_>,
+) -> sqlx::Result<Rotation> {
+    // A session unused for the idle lifetime has ended, as surely as one past its absolute one.
     let presented = sqlx::query_as::<_, Presented>(
         "SELECT s.id AS session_id, s.user_id, u.email,
-                (s.revoked_at IS NULL AND s.expires_at > now()) AS live
+                (s.revoked_at IS NULL AND s.expires_at > now()
+                 AND s.last_used_at > now() - make_interval(secs => $2)) AS live
            FROM auth.refresh_tokens t
            JOIN auth.sessions s ON s.id = t.session_id
            JOIN auth.users u ON u.id = s.user_id
@@ -82,6 +130,7 @@ pub async fn rotate(
           FOR UPDATE OF s",
     )
     .bind(old_hash)
+    .bind(idle_secs as f64)
     .fetch_optional(&mut *tx)
     .await?;
 
@@ -119,7 +168,6 @@ pub async fn rotate(
             .bind(p.session_id)
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
             tracing::warn!(session_id = %p.session_id, user_id = %p.user_id, "refresh token reuse detected; session revoked");
             return Ok(Rotation::ReuseDetected);
         }
@@ -137,7 +185,14 @@ pub async fn rotate(
     .bind(p.session_id)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
+    sqlx::query(
+        "UPDATE auth.sessions SET last_used_at = now(), user_agent = $2, ip = $3::inet WHERE id = $1",
+    )
+    .bind(p.session_id)
+    .bind(origin.user_agent())
+    .bind(origin.ip.map(|ip| ip.to_string()))
+    .execute(&mut *tx)
+    .await?;
     Ok(Rotation::Rotated {
         session_id: p.session_id,
         user_id: p.user_id,
@@ -146,24 +201,123 @@ pub async fn rotate(
 }
 
 /// Revokes the session `token_hash` belongs to, live or not. Returns whether one was revoked now.
-pub async fn revoke_by_token(ex: impl PgExecutor<'_>, token_hash: &[u8]) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'signout'
-          WHERE id = (SELECT session_id FROM auth.refresh_tokens WHERE token_hash = $1)
-            AND revoked_at IS NULL",
-    )
-    .bind(token_hash)
-    .execute(ex)
+pub async fn revoke_by_token(pool: &PgPool, token_hash: &[u8]) -> sqlx::Result<bool> {
+    let done = retry::write(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query(
+                "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'signout'
+                  WHERE id = (SELECT session_id FROM auth.refresh_tokens WHERE token_hash = $1)
+                    AND revoked_at IS NULL",
+            )
+            .bind(token_hash)
+            .execute(&mut **conn)
+            .await
+        })
+    })
     .await?;
     Ok(done.rows_affected() > 0)
 }
 
 /// Deletes sessions that ended more than a day ago (their tokens go with them).
-pub async fn purge_ended(ex: impl PgExecutor<'_>) -> sqlx::Result<u64> {
-    let done = sqlx::query(
-        "DELETE FROM auth.sessions
-          WHERE expires_at < now() - interval '1 day' OR revoked_at < now() - interval '1 day'",
+pub async fn purge_ended(pool: &PgPool) -> sqlx::Result<u64> {
+    let done = retry::write(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query(
+                "DELETE FROM auth.sessions
+                  WHERE expires_at < now() - interval '1 day' OR revoked_at < now() - interval '1 day'",
+            )
+            .execute(&mut **conn)
+            .await
+        })
+    })
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Why a session ended, as recorded in `auth.sessions.revoked_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    EndedByUser,
+    SignoutAll,
+    PasswordChanged,
+}
+
+impl EndReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            EndReason::EndedByUser => "ended_by_user",
+            EndReason::SignoutAll => "signout_all",
+            EndReason::PasswordChanged => "password_changed",
+        }
+    }
+}
+
+/// A live session as its owner sees it.
+#[derive(Debug, FromRow)]
+pub struct LiveSession {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    /// The earlier of the absolute expiry and the idle expiry.
+    pub ends_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// The user's sessions that can still be refreshed, most recently used first.
+pub async fn live_of_user(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    idle_secs: u64,
+) -> sqlx::Result<Vec<LiveSession>> {
+    sqlx::query_as::<_, LiveSession>(
+        "SELECT id, created_at, last_used_at,
+                least(expires_at, last_used_at + make_interval(secs => $2)) AS ends_at,
+                user_agent, host(ip) AS ip
+           FROM auth.sessions
+          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+            AND last_used_at > now() - make_interval(secs => $2)
+          ORDER BY last_used_at DESC, id DESC",
     )
+    .bind(user_id)
+    .bind(idle_secs as f64)
+    .fetch_all(ex)
+    .await
+}
+
+/// Ends one of the user's live sessions. `false` when there is no such live session of theirs.
+pub async fn end_one(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    session_id: Uuid,
+    reason: EndReason,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $3
+          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(reason.as_str())
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Ends every live session of the user but `keep`. Returns how many ended.
+pub async fn end_all(
+    ex: impl PgExecutor<'_>,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    reason: EndReason,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $3
+          WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .bind(reason.as_str())
     .execute(ex)
     .await?;
     Ok(done.rows_affected())

@@ -1,7 +1,8 @@
 //! `auth.users`.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgExecutor};
+use shared::db::retry;
+use sqlx::{FromRow, PgExecutor, PgPool};
 use uuid::Uuid;
 
 /// The unique index that makes emails unique whatever their case and Unicode form
@@ -46,16 +47,18 @@ pub async fn insert(
 
 /// Looks up by the unique index's expression, so rows stored before emails were normalised are
 /// found whichever form the address is typed in now.
-pub async fn credentials_by_email(
-    ex: impl PgExecutor<'_>,
-    email: &str,
-) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as::<_, Credentials>(
-        "SELECT id, email, name, created_at, password_hash FROM auth.users
-          WHERE lower(normalize(email, NFC)) = lower(normalize($1, NFC))",
-    )
-    .bind(email)
-    .fetch_optional(ex)
+pub async fn credentials_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Option<Credentials>> {
+    retry::read(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query_as::<_, Credentials>(
+                "SELECT id, email, name, created_at, password_hash FROM auth.users
+                  WHERE lower(normalize(email, NFC)) = lower(normalize($1, NFC))",
+            )
+            .bind(email)
+            .fetch_optional(&mut **conn)
+            .await
+        })
+    })
     .await
 }
 
@@ -74,18 +77,44 @@ pub async fn update_hash(
 
 /// The user behind a live session: `None` if either is gone, or the session was revoked or expired.
 pub async fn by_live_session(
-    ex: impl PgExecutor<'_>,
+    pool: &PgPool,
     user_id: Uuid,
     session_id: Uuid,
+    idle_secs: u64,
 ) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as::<_, UserRow>(
-        "SELECT u.id, u.email, u.name, u.created_at
-           FROM auth.users u
-           JOIN auth.sessions s ON s.user_id = u.id
-          WHERE u.id = $1 AND s.id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()",
-    )
-    .bind(user_id)
-    .bind(session_id)
-    .fetch_optional(ex)
+    retry::read(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query_as::<_, UserRow>(
+                "SELECT u.id, u.email, u.name, u.created_at
+                   FROM auth.users u
+                   JOIN auth.sessions s ON s.user_id = u.id
+                  WHERE u.id = $1 AND s.id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
+                    AND s.last_used_at > now() - make_interval(secs => $3)",
+            )
+            .bind(user_id)
+            .bind(session_id)
+            .bind(idle_secs as f64)
+            .fetch_optional(&mut **conn)
+            .await
+        })
+    })
     .await
+}
+
+/// The user's stored password hash (`None` if the user is gone: verify against the dummy then).
+pub async fn password_hash(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT password_hash FROM auth.users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Deletes the user; sessions and refresh tokens go with it (`ON DELETE CASCADE`), and a trigger
+/// records the deletion in `auth.revocations` in the same statement.
+pub async fn delete(ex: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM auth.users WHERE id = $1")
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() > 0)
 }

@@ -1,7 +1,10 @@
 //! HTTP routes, one module per resource.
 
+pub mod account;
 pub mod auth;
+pub mod authenticated;
 pub mod health;
+pub mod internal;
 pub mod wellknown;
 
 use axum::Router;
@@ -11,6 +14,8 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
+        .merge(account::router())
+        .merge(internal::router())
         .merge(wellknown::router())
         .merge(health::router())
 }

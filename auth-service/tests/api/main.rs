@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod account;
 mod accounts;
 mod cookies;
 mod errors;
@@ -10,4 +11,5 @@ mod keys;
 mod refresh_model;
 mod sessions;
 mod settings;
+mod text;
 mod tokens;

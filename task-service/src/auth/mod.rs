@@ -6,8 +6,10 @@
 
 mod extractor;
 mod jwks;
+mod revocations;
 mod verify;
 
 pub use extractor::{AuthError, AuthUser};
 pub use jwks::{Jwks, JwksSettings, KeySource};
+pub use revocations::Revocations;
 pub use verify::{Claims, TokenRules, Verifier, VerifyError};

@@ -13,6 +13,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::revocations::Revocations;
+
 use super::jwks::Jwks;
 
 /// What a token must say to be accepted here.
@@ -58,6 +60,7 @@ pub struct Verifier {
     validation: Arc<Validation>,
     leeway: u64,
     cache: Arc<VerifiedTokens>,
+    revocations: Revocations,
 }
 
 /// Tokens verified recently, keyed by the SHA-256 of the whole compact token (header, payload
@@ -116,7 +119,13 @@ impl Verifier {
             validation: Arc::new(validation),
             leeway: rules.leeway.as_secs(),
             cache: Arc::default(),
+            revocations: Revocations::default(),
         }
+    }
+
+    /// The ended sessions and deleted users this verifier refuses; the revocation feed fills it.
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
     }
 
     pub fn jwks(&self) -> &Jwks {
@@ -140,7 +149,7 @@ impl Verifier {
                 .key(&hit.kid)
                 .is_some_and(|k| Arc::ptr_eq(&k, &hit.key));
             if key_still_trusted && hit.claims.exp.saturating_add(self.leeway) >= now {
-                return Ok(hit.claims);
+                return self.unless_revoked(hit.claims);
             }
         }
         let (claims, kid, key) = self.verify_uncached(token).await?;
@@ -152,13 +161,22 @@ impl Verifier {
                 key,
             },
         );
+        self.unless_revoked(claims)
+    }
+
+    /// Checked after the signature on every request, remembered verifications included: a token
+    /// of an ended session stays in the cache but is refused here.
+    fn unless_revoked(&self, claims: Claims) -> Result<Claims, VerifyError> {
+        if self.revocations.is_revoked(&claims) {
+            return Err(VerifyError::Invalid("session ended"));
+        }
         Ok(claims)
     }
 
-    async fn verify_uncached(
-        &self,
-        token: &str,
-    ) -> Result<(Claims, String, Arc<DecodingKey>), VerifyError> {
+    /// The `kid` of a token whose header passes every check that needs no key: RS256 only, the
+    /// access-token `typ`, no key-bearing or critical headers. Pure (no keys, no network), so the
+    /// fuzz target in `fuzz/` drives exactly the code that reads an untrusted header.
+    pub fn check_header(token: &str) -> Result<String, VerifyError> {
         // An unparsable header includes `alg: none` and any algorithm jsonwebtoken does not know.
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| VerifyError::Invalid("malformed header"))?;
@@ -183,7 +201,14 @@ impl Verifier {
         {
             return Err(VerifyError::Invalid("key-bearing or critical header"));
         }
-        let kid = header.kid.ok_or(VerifyError::Invalid("no kid"))?;
+        header.kid.ok_or(VerifyError::Invalid("no kid"))
+    }
+
+    async fn verify_uncached(
+        &self,
+        token: &str,
+    ) -> Result<(Claims, String, Arc<DecodingKey>), VerifyError> {
+        let kid = Self::check_header(token)?;
         if !self.jwks.is_ready() {
             return Err(VerifyError::NotReady);
         }

@@ -1,5 +1,6 @@
 //! SQL, grouped by table. Handlers call these functions; no route holds SQL of its own.
 
+pub mod deletions;
 pub mod tasks;
 
 /// This service's schema, and the migrations that build it.

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use shared::db::retry;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -110,43 +111,70 @@ pub struct ListFilter {
     pub search: Option<String>,
     pub sort: Sort,
     pub after: Option<After>,
-    /// `None`: every matching task (the compatibility list).
+    /// Rows to fetch at most; `None`: every matching task (only internal callers leave it out).
     pub limit: Option<i64>,
 }
 
+/// Inserts a task unless its owner already holds `max_tasks`: `None` then.
+///
+/// The quota is race-free in one statement: the upsert on the owner's row of `tasks.task_counts`
+/// takes that row's lock and re-reads its count under it (`ON CONFLICT DO UPDATE ... WHERE`), so
+/// parallel creates by one user queue there and the last ones find the count at the maximum; a
+/// first task races only on the row's insertion, which Postgres turns into the same update. The
+/// task row is inserted only when the count was taken, and both commit or neither does. Deletes
+/// give the count back through a trigger (migration 0003), whatever issues them. Counting the
+/// user's rows instead would be O(tasks) per create and, under READ COMMITTED, racy.
 pub async fn insert(
-    pool: &PgPool,
+    ex: impl sqlx::PgExecutor<'_>,
     user_id: Uuid,
     title: &str,
     description: Option<&str>,
-) -> sqlx::Result<Task> {
+    max_tasks: i64,
+) -> sqlx::Result<Option<Task>> {
     // UUIDv7: time-ordered, so new rows append to the primary-key index instead of scattering.
     sqlx::query_as(&format!(
-        "INSERT INTO tasks.tasks (id, user_id, title, description) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
+        "WITH slot AS ( \
+             INSERT INTO tasks.task_counts AS c (user_id, tasks) VALUES ($2, 1) \
+             ON CONFLICT (user_id) DO UPDATE SET tasks = c.tasks + 1 WHERE c.tasks < $5 \
+             RETURNING 1 \
+         ) \
+         INSERT INTO tasks.tasks (id, user_id, title, description) \
+         SELECT $1, $2, $3, $4 FROM slot RETURNING {COLUMNS}"
     ))
     .bind(Uuid::now_v7())
     .bind(user_id)
     .bind(title)
     .bind(description)
-    .fetch_one(pool)
+    .bind(max_tasks)
+    .fetch_optional(ex)
     .await
 }
 
 pub async fn get(pool: &PgPool, user_id: Uuid, id: Uuid) -> sqlx::Result<Option<Task>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM tasks.tasks WHERE id = $1 AND user_id = $2"
-    ))
-    .bind(id)
-    .bind(user_id)
-    .fetch_optional(pool)
+    retry::read(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM tasks.tasks WHERE id = $1 AND user_id = $2"
+            ))
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&mut **conn)
+            .await
+        })
+    })
     .await
 }
 
 pub async fn list(pool: &PgPool, user_id: Uuid, filter: &ListFilter) -> sqlx::Result<Vec<Task>> {
-    list_query(user_id, filter)
-        .build_query_as()
-        .fetch_all(pool)
-        .await
+    retry::read(pool, |conn| {
+        Box::pin(async move {
+            list_query(user_id, filter)
+                .build_query_as()
+                .fetch_all(&mut **conn)
+                .await
+        })
+    })
+    .await
 }
 
 /// The list statement, built from fixed fragments and bound values only.
@@ -235,17 +263,22 @@ pub async fn replace(
     description: Option<&str>,
     completed: bool,
 ) -> sqlx::Result<Option<Task>> {
-    sqlx::query_as(&format!(
-        "UPDATE tasks.tasks SET title = $3, description = $4, completed = $5, \
-         completed_at = CASE WHEN $5 THEN COALESCE(completed_at, now()) ELSE NULL END, updated_at = now() \
-         WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(user_id)
-    .bind(title)
-    .bind(description)
-    .bind(completed)
-    .fetch_optional(pool)
+    retry::write(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query_as(&format!(
+                "UPDATE tasks.tasks SET title = $3, description = $4, completed = $5, \
+                 completed_at = CASE WHEN $5 THEN COALESCE(completed_at, now()) ELSE NULL END, updated_at = now() \
+                 WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+            ))
+            .bind(id)
+            .bind(user_id)
+            .bind(title)
+            .bind(description)
+            .bind(completed)
+            .fetch_optional(&mut **conn)
+            .await
+        })
+    })
     .await
 }
 
@@ -260,44 +293,59 @@ pub async fn patch(
     if patch.is_empty() {
         return get(pool, user_id, id).await;
     }
-    sqlx::query_as(&format!(
-        "UPDATE tasks.tasks SET title = COALESCE($3, title), \
-         description = CASE WHEN $4 THEN $5 ELSE description END, \
-         completed = COALESCE($6, completed), \
-         completed_at = CASE WHEN $6 IS NULL THEN completed_at WHEN $6 THEN COALESCE(completed_at, now()) ELSE NULL END, \
-         updated_at = now() \
-         WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(user_id)
-    .bind(patch.title.as_deref())
-    .bind(patch.description.is_some())
-    .bind(patch.description.clone().flatten())
-    .bind(patch.completed)
-    .fetch_optional(pool)
+    retry::write(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query_as(&format!(
+                "UPDATE tasks.tasks SET title = COALESCE($3, title), \
+                 description = CASE WHEN $4 THEN $5 ELSE description END, \
+                 completed = COALESCE($6, completed), \
+                 completed_at = CASE WHEN $6 IS NULL THEN completed_at WHEN $6 THEN COALESCE(completed_at, now()) ELSE NULL END, \
+                 updated_at = now() \
+                 WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+            ))
+            .bind(id)
+            .bind(user_id)
+            .bind(patch.title.as_deref())
+            .bind(patch.description.is_some())
+            .bind(patch.description.clone().flatten())
+            .bind(patch.completed)
+            .fetch_optional(&mut **conn)
+            .await
+        })
+    })
     .await
 }
 
 /// Flips completion (the compatibility `.../complete` route).
 pub async fn toggle(pool: &PgPool, user_id: Uuid, id: Uuid) -> sqlx::Result<Option<Task>> {
-    sqlx::query_as(&format!(
-        "UPDATE tasks.tasks SET completed = NOT completed, \
-         completed_at = CASE WHEN completed THEN NULL ELSE now() END, updated_at = now() \
-         WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(user_id)
-    .fetch_optional(pool)
+    retry::write(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query_as(&format!(
+                "UPDATE tasks.tasks SET completed = NOT completed, \
+                 completed_at = CASE WHEN completed THEN NULL ELSE now() END, updated_at = now() \
+                 WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+            ))
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&mut **conn)
+            .await
+        })
+    })
     .await
 }
 
 /// Whether a task was deleted.
 pub async fn delete(pool: &PgPool, user_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
-    let result = sqlx::query("DELETE FROM tasks.tasks WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(user_id)
-        .execute(pool)
-        .await?;
+    let result = retry::write(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM tasks.tasks WHERE id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(user_id)
+                .execute(&mut **conn)
+                .await
+        })
+    })
+    .await?;
     Ok(result.rows_affected() > 0)
 }
 

@@ -1,12 +1,12 @@
 //! The original app's routes (`/api/{user_id}/tasks...`), kept so its frontend works unchanged.
 //! Same rules as `/api/tasks`, plus: `{user_id}` must be the token's `sub` (403 otherwise, checked
 //! after the credentials and before the body), lists are a bare array of every matching task
-//! (newest first unless `sort` says otherwise; `limit` is optional), and
-//! `PATCH .../{id}/complete` toggles completion.
+//! (newest first unless `sort` says otherwise; `limit` is optional) up to COMPAT_LIST_MAX, with
+//! `X-List-Truncated` saying whether more matched, and `PATCH .../{id}/complete` toggles completion.
 
 use axum::extract::{FromRequestParts, RawPathParams, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
 use axum::{Json, Router};
@@ -19,9 +19,16 @@ use crate::db::tasks::{self as db, Task, TaskPatch};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{self, CompatReplaceTask, CreateTask};
 use crate::listing::ListParams;
-use crate::openapi::{AuthErrors, BodyErrors, ForbiddenError, NotFoundError, QueryErrors};
+use crate::openapi::{
+    AuthErrors, BodyErrors, CompatNotFoundError, CreateErrors, ForbiddenError, QueryErrors,
+    UserIdNotFoundError,
+};
 use crate::routes::tasks::created;
 use crate::state::AppState;
+
+/// On a compatibility list: `true` when more tasks matched than the response holds (cut at
+/// `limit`, or at COMPAT_LIST_MAX when no `limit` was given), else `false`.
+pub const LIST_TRUNCATED: HeaderName = HeaderName::from_static("x-list-truncated");
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -70,19 +77,30 @@ pub struct TaskPath {
 
 const USER_ID: &str = "The authenticated user's id (the token's `sub`).";
 
-/// Every matching task of the caller, as a bare array.
+/// Every matching task of the caller, as a bare array: at most `limit`, and never more than the
+/// service's COMPAT_LIST_MAX (default 1000); `X-List-Truncated: true` says the list was cut.
 #[utoipa::path(
     get, path = "/api/{user_id}/tasks", tag = "compatibility", operation_id = "compat_list_tasks",
     params(("user_id" = Uuid, Path, description = USER_ID), ListParams), security(("bearer" = [])),
-    responses((status = 200, body = Vec<Task>), QueryErrors, ForbiddenError, AuthErrors)
+    responses(
+        (status = 200, body = Vec<Task>, headers(("X-List-Truncated" = bool, description =
+            "`true` when more tasks matched than the list holds (cut at `limit`, or at the service's \
+             maximum, COMPAT_LIST_MAX, default 1000, when no `limit` was given); `false` otherwise."))),
+        QueryErrors, UserIdNotFoundError, ForbiddenError, AuthErrors,
+    )
 )]
 pub async fn list_tasks(
     PathUser(user): PathUser,
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
-) -> ApiResult<Json<Vec<Task>>> {
-    let filter = params.unpaged()?;
-    Ok(Json(db::list(&state.pool, user.id, &filter).await?))
+) -> ApiResult<Response> {
+    let (filter, limit) = params.capped(state.limits.compat_list_max)?;
+    let mut items = db::list(&state.pool, user.id, &filter).await?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let truncated = items.len() > limit;
+    items.truncate(limit);
+    let flag = HeaderValue::from_static(if truncated { "true" } else { "false" });
+    Ok(([(LIST_TRUNCATED, flag)], Json(items)).into_response())
 }
 
 /// Creates a task.
@@ -91,7 +109,7 @@ pub async fn list_tasks(
     params(("user_id" = Uuid, Path, description = USER_ID)), request_body = CreateTask, security(("bearer" = [])),
     responses(
         (status = 201, body = Task, headers(("Location" = String, description = "The new task's URL."))),
-        BodyErrors, ForbiddenError, AuthErrors,
+        CreateErrors, UserIdNotFoundError, ForbiddenError, AuthErrors,
     )
 )]
 pub async fn create_task(
@@ -99,14 +117,7 @@ pub async fn create_task(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateTask>,
 ) -> ApiResult<impl IntoResponse> {
-    let fields = input::checked(&body.title, body.description)?;
-    let task = db::insert(
-        &state.pool,
-        user.id,
-        &fields.title,
-        fields.description.as_deref(),
-    )
-    .await?;
+    let task = crate::routes::tasks::insert(&state, user.id, body).await?;
     Ok(created(
         &format!("/api/{}/tasks/{}", user.id, task.id),
         task,
@@ -117,7 +128,7 @@ pub async fn create_task(
 #[utoipa::path(
     get, path = "/api/{user_id}/tasks/{id}", tag = "compatibility", operation_id = "compat_get_task",
     params(("user_id" = Uuid, Path, description = USER_ID), ("id" = Uuid, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Task), NotFoundError, ForbiddenError, AuthErrors)
+    responses((status = 200, body = Task), CompatNotFoundError, ForbiddenError, AuthErrors)
 )]
 pub async fn get_task(
     PathUser(user): PathUser,
@@ -135,7 +146,7 @@ pub async fn get_task(
     put, path = "/api/{user_id}/tasks/{id}", tag = "compatibility", operation_id = "compat_replace_task",
     params(("user_id" = Uuid, Path, description = USER_ID), ("id" = Uuid, Path)), request_body = CompatReplaceTask,
     security(("bearer" = [])),
-    responses((status = 200, body = Task), NotFoundError, BodyErrors, ForbiddenError, AuthErrors)
+    responses((status = 200, body = Task), CompatNotFoundError, BodyErrors, ForbiddenError, AuthErrors)
 )]
 pub async fn replace_task(
     PathUser(user): PathUser,
@@ -159,7 +170,7 @@ pub async fn replace_task(
 #[utoipa::path(
     delete, path = "/api/{user_id}/tasks/{id}", tag = "compatibility", operation_id = "compat_delete_task",
     params(("user_id" = Uuid, Path, description = USER_ID), ("id" = Uuid, Path)), security(("bearer" = [])),
-    responses((status = 204, description = "Deleted."), NotFoundError, ForbiddenError, AuthErrors)
+    responses((status = 204, description = "Deleted."), CompatNotFoundError, ForbiddenError, AuthErrors)
 )]
 pub async fn delete_task(
     PathUser(user): PathUser,
@@ -177,7 +188,7 @@ pub async fn delete_task(
 #[utoipa::path(
     patch, path = "/api/{user_id}/tasks/{id}/complete", tag = "compatibility", operation_id = "compat_toggle_task",
     params(("user_id" = Uuid, Path, description = USER_ID), ("id" = Uuid, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Task), NotFoundError, ForbiddenError, AuthErrors)
+    responses((status = 200, body = Task), CompatNotFoundError, ForbiddenError, AuthErrors)
 )]
 pub async fn toggle_task(
     PathUser(user): PathUser,

@@ -21,12 +21,19 @@ pub fn router() -> Router<AppState> {
 pub struct Health {
     /// `ok`.
     pub status: &'static str,
+    /// Set when the auth-service's revocation feed cannot be followed: the service still serves,
+    /// refusing the sessions it already knows to have ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation_feed: Option<String>,
 }
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+    Json(Health {
+        status: "ok",
+        revocation_feed: None,
+    })
 }
 
 /// The service can serve requests: database reachable and signing keys known.
@@ -44,7 +51,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, Probl
     let database = shared::db::ping(&state.pool).await;
     let keys = state.verifier.is_ready();
     match (database, keys) {
-        (true, true) => Ok(Json(Health { status: "ok" })),
+        (true, true) => Ok(Json(Health {
+            status: "ok",
+            revocation_feed: state.feed.problem(),
+        })),
         (false, true) => Err(Problem::not_ready("The database is unreachable.")),
         (true, false) => Err(Problem::not_ready(
             "Signing keys have not been fetched yet.",

@@ -15,7 +15,7 @@ use crate::db::tasks::{self as db, Task};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{self, CreateTask, ReplaceTask, UpdateTask};
 use crate::listing::{ListParams, TaskPage, encode_cursor};
-use crate::openapi::{AuthErrors, BodyErrors, NotFoundError, QueryErrors};
+use crate::openapi::{AuthErrors, BodyErrors, CreateErrors, NotFoundError, QueryErrors};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -59,7 +59,7 @@ pub async fn list_tasks(
     post, path = "/api/tasks", tag = "tasks", request_body = CreateTask, security(("bearer" = [])),
     responses(
         (status = 201, body = Task, headers(("Location" = String, description = "The new task's URL."))),
-        BodyErrors, AuthErrors,
+        CreateErrors, AuthErrors,
     )
 )]
 pub async fn create_task(
@@ -67,15 +67,23 @@ pub async fn create_task(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateTask>,
 ) -> ApiResult<impl IntoResponse> {
+    let task = insert(&state, user.id, body).await?;
+    Ok(created(&format!("/api/tasks/{}", task.id), task))
+}
+
+/// Checks and inserts a new task within the caller's quota (both create routes).
+pub(crate) async fn insert(state: &AppState, user_id: Uuid, body: CreateTask) -> ApiResult<Task> {
     let fields = input::checked(&body.title, body.description)?;
-    let task = db::insert(
+    let max = state.limits.max_tasks_per_user;
+    db::insert(
         &state.pool,
-        user.id,
+        user_id,
         &fields.title,
         fields.description.as_deref(),
+        max,
     )
-    .await?;
-    Ok(created(&format!("/api/tasks/{}", task.id), task))
+    .await?
+    .ok_or(ApiError::QuotaExceeded(max))
 }
 
 /// 201 with `Location`.

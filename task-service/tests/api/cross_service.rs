@@ -4,41 +4,15 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::testing::{ServerHandle, TestDb};
+use shared::testing::TestDb;
 use task_service::auth::KeySource;
 
-use crate::helpers::{Issuer, Options, fast_jwks, refused, spawn_on, titles};
-
-struct AuthService {
-    url: String,
-    _server: ServerHandle,
-}
-
-async fn start_auth_service(database_url: &str) -> AuthService {
-    // The issuer must be known before the state is built, so reserve the port first.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port");
-    let url = format!("http://{port}");
-    let mut config = auth_service::Config::for_database(database_url);
-    config.bind = port;
-    config.issuer = url.clone();
-    config.rate_limit_per_ip = 0;
-    config.rate_limit_per_email = 0;
-    let application = auth_service::build(&config)
-        .await
-        .expect("auth-service builds");
-    let server = ServerHandle::spawn(|stop| application.run_until_stopped(stop));
-    AuthService {
-        url,
-        _server: server,
-    }
-}
+use crate::helpers::{Issuer, Options, fast_jwks, refused, spawn_on, start_auth_service, titles};
 
 #[tokio::test]
 async fn signup_then_create_and_list_tasks_across_both_services() {
     let db = TestDb::new().await;
-    let auth = start_auth_service(&db.url).await;
+    let auth = start_auth_service(&db.url, |_| {}).await;
 
     // The task-service discovers the JWKS from the real auth-service's metadata.
     let mut config = task_service::Config::for_database(&db.url);

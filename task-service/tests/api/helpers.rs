@@ -225,6 +225,11 @@ impl Issuer {
         let app = axum::Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/.well-known/jwks.json", get(jwks))
+            // Nothing is ever revoked by the stand-in; the real feed has tests of its own.
+            .route(
+                "/api/internal/revocations",
+                get(|| async { axum::Json(json!({"events": [], "cursor": 0, "more": false})) }),
+            )
             .with_state(self.state.clone());
         let (tx, rx) = oneshot::channel();
         self.stop = Some(tx);
@@ -264,6 +269,39 @@ impl Issuer {
     pub fn token(&self, key: &TestKey, sub: Uuid) -> String {
         token_with(key, &claims(&self.url, sub))
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real auth-service, for tests of the seam
+
+pub struct AuthService {
+    pub url: String,
+    pub state: auth_service::AppState,
+    pub server: ServerHandle,
+}
+
+/// The real auth-service on a free loopback port over `database_url`, rate limits off.
+pub async fn start_auth_service(
+    database_url: &str,
+    tweak: impl FnOnce(&mut auth_service::Config),
+) -> AuthService {
+    // The issuer must be known before the state is built, so reserve the port first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let url = format!("http://{port}");
+    let mut config = auth_service::Config::for_database(database_url);
+    config.bind = port;
+    config.issuer = url.clone();
+    config.rate_limit_per_ip = 0;
+    config.rate_limit_per_email = 0;
+    tweak(&mut config);
+    let application = auth_service::build(&config)
+        .await
+        .expect("auth-service builds");
+    let state = application.state().clone();
+    let server = ServerHandle::spawn(|stop| application.run_until_stopped(stop));
+    AuthService { url, state, server }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,8 +364,10 @@ pub async fn spawn_with(issuer: Issuer, tweak: impl FnOnce(&mut Options)) -> Tes
     spawn_on(db, issuer, options).await
 }
 
-pub async fn spawn_on(db: TestDb, issuer: Issuer, options: Options) -> TestApp {
+pub async fn spawn_on(db: TestDb, issuer: Issuer, mut options: Options) -> TestApp {
     shared::telemetry::init_for_tests("warn");
+    // Never a fixed port in tests: a developer's service may hold the default one.
+    options.config.bind = "127.0.0.1:0".parse().expect("addr");
     let state = task_service::build_state_with(&options.config, options.jwks)
         .await
         .expect("state builds");

@@ -13,8 +13,7 @@ use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use chrono::Utc;
 use secrecy::ExposeSecret;
-use shared::bearer::parse_bearer;
-use shared::db::ConstraintExt;
+use shared::db::{ConstraintExt, retry};
 use shared::extract::Json;
 use shared::openapi::{BodyErrors, ServerErrors};
 use shared::{FieldError, Problem};
@@ -26,6 +25,7 @@ use crate::domain::{Email, NewPassword, UserName, sign_in_email};
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::ClientIp;
 use crate::refresh_token;
+use crate::routes::authenticated::Authenticated;
 use crate::state::AppState;
 pub use transport::{COOKIE_PATH, REFRESH_COOKIE, TRANSPORT_HEADER};
 use transport::{Issued, presented_refresh_token, respond};
@@ -81,18 +81,18 @@ pub async fn signup(
     };
 
     let hash = state.hasher.hash(password.into_secret()).await?;
-    let mut tx = state.pool.begin().await?;
-    let user = db::users::insert(
-        &mut *tx,
-        Uuid::now_v7(),
-        email.as_str(),
-        name.as_ref().map(UserName::as_str),
-        &hash,
-    )
-    .await
-    .on_constraint(db::users::EMAIL_UNIQUE, || ApiError::EmailTaken)?;
-    let issued = start_session(&state, &mut *tx, user.id, &user.email).await?;
-    tx.commit().await?;
+    let origin = origin(&headers, ip);
+    let (user, issued) = retry::transaction(&state.pool, |tx| {
+        Box::pin(create_account(
+            &state,
+            tx,
+            &email,
+            name.as_ref(),
+            &hash,
+            &origin,
+        ))
+    })
+    .await?;
     tracing::info!(user_id = %user.id, "user signed up");
     Ok((
         StatusCode::CREATED,
@@ -143,7 +143,14 @@ pub async fn signin(
             Err(e) => tracing::warn!(error = %e, "password rehash failed"),
         }
     }
-    let issued = start_session(&state, &state.pool, creds.id, &creds.email).await?;
+    let issued = start_session(
+        &state,
+        &state.pool,
+        creds.id,
+        &creds.email,
+        &origin(&headers, ip),
+    )
+    .await?;
     let user = User {
         id: creds.id,
         email: creds.email,
@@ -184,6 +191,8 @@ pub async fn refresh(
         &refresh_token::hash(presented),
         &new.hash,
         state.settings.refresh_grace_secs,
+        state.settings.session_idle_secs,
+        &origin(&headers, ip),
     )
     .await?;
     let db::sessions::Rotation::Rotated {
@@ -237,18 +246,41 @@ pub async fn signout(
         (status = 401, description = "Missing, invalid or expired bearer token, or its session was signed out (`invalid_token`, with `WWW-Authenticate`)", body = Problem, content_type = "application/problem+json"),
         ServerErrors,
     ))]
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<axum::Json<User>> {
-    let token = parse_bearer(&headers).map_err(Problem::from)?;
-    let claims = state
-        .settings
-        .issuer
-        .verify(&state.keys.current(), token)
-        .ok_or(ApiError::InvalidToken)?;
-    // Unlike the task-service, we can see revocation: a signed-out session's tokens stop here.
-    let user = db::users::by_live_session(&state.pool, claims.sub, claims.sid)
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
-    Ok(axum::Json(user.into()))
+pub async fn me(caller: Authenticated) -> axum::Json<User> {
+    axum::Json(caller.user.into())
+}
+
+/// Sign-up's transaction: the user and their first session, both or neither. Run again from the
+/// start if the connection dies before COMMIT (see `shared::db::retry`).
+async fn create_account(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    email: &Email,
+    name: Option<&UserName>,
+    hash: &str,
+    origin: &db::sessions::Origin<'_>,
+) -> ApiResult<(db::users::UserRow, Issued)> {
+    let user = db::users::insert(
+        &mut *tx,
+        Uuid::now_v7(),
+        email.as_str(),
+        name.map(UserName::as_str),
+        hash,
+    )
+    .await
+    .on_constraint(db::users::EMAIL_UNIQUE, || ApiError::EmailTaken)?;
+    let issued = start_session(state, &mut *tx, user.id, &user.email, origin).await?;
+    Ok((user, issued))
+}
+
+/// Where a request comes from, as the sessions list shows it.
+fn origin(headers: &HeaderMap, ip: std::net::IpAddr) -> db::sessions::Origin<'_> {
+    db::sessions::Origin {
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        ip: Some(ip),
+    }
 }
 
 async fn start_session(
@@ -256,11 +288,12 @@ async fn start_session(
     ex: impl sqlx::PgExecutor<'_>,
     user_id: Uuid,
     email: &str,
+    origin: &db::sessions::Origin<'_>,
 ) -> ApiResult<Issued> {
     let session_id = Uuid::now_v7();
     let token = refresh_token::new_token()?;
     let expires_at = Utc::now() + state.settings.refresh_ttl;
-    db::sessions::create(ex, session_id, user_id, expires_at, &token.hash).await?;
+    db::sessions::create(ex, session_id, user_id, expires_at, &token.hash, origin).await?;
     let access = state.settings.issuer.mint(
         &state.keys.current(),
         user_id,
