@@ -679,3 +679,134 @@ async fn postgres_restarts_under_traffic_fail_no_request_once_it_is_back() {
     assert!(!created.is_empty() && !emails.is_empty());
     let _ = conn.close().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The retry rules, one connection death at a time (on the shared server: a statement that ends
+// its own backend kills only our connection, exactly as a restart would)
+
+/// A pool built the way the services build theirs, over a fresh database.
+async fn pool_on(db: &shared::testing::TestDb) -> sqlx::PgPool {
+    let settings = shared::db::DbSettings {
+        url: db.url.clone().into(),
+        max_connections: 2,
+        acquire_timeout: Duration::from_secs(2),
+    };
+    let pool = shared::db::connect(
+        &settings,
+        task_service::db::SCHEMA,
+        &task_service::db::MIGRATOR,
+    )
+    .await
+    .expect("pool");
+    sqlx::query("CREATE TABLE tasks.retry_probe (n int)")
+        .execute(&pool)
+        .await
+        .expect("table");
+    pool
+}
+
+const DIE: &str = "SELECT pg_terminate_backend(pg_backend_pid())";
+
+async fn probe_rows(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM tasks.retry_probe")
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn a_read_whose_connection_dies_runs_again_on_a_fresh_one() {
+    let db = shared::testing::TestDb::new().await;
+    let pool = pool_on(&db).await;
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let answer: i32 = shared::db::retry::read(&pool, |conn| {
+        let attempts = &attempts;
+        Box::pin(async move {
+            if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                sqlx::query(DIE).execute(&mut **conn).await?;
+            }
+            sqlx::query_scalar("SELECT 42").fetch_one(&mut **conn).await
+        })
+    })
+    .await
+    .expect("the read succeeds on its second connection");
+    assert_eq!(answer, 42);
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_write_whose_connection_dies_is_not_run_again_and_the_next_one_succeeds() {
+    let db = shared::testing::TestDb::new().await;
+    let pool = pool_on(&db).await;
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let result = shared::db::retry::write(&pool, |conn| {
+        let attempts = &attempts;
+        Box::pin(async move {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            // The statement is sent, then the connection dies: it may have been applied.
+            sqlx::query("WITH w AS (INSERT INTO tasks.retry_probe VALUES (1)) SELECT pg_terminate_backend(pg_backend_pid())")
+                .execute(&mut **conn)
+                .await
+        })
+    })
+    .await;
+    let error = result.expect_err("the write reports the failure");
+    assert!(shared::db::is_unavailable(&error), "{error}");
+    assert_eq!(attempts.load(Ordering::SeqCst), 1, "never sent twice");
+    assert!(probe_rows(&pool).await <= 1);
+    shared::db::retry::write(&pool, |conn| {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO tasks.retry_probe VALUES (2)")
+                .execute(&mut **conn)
+                .await
+        })
+    })
+    .await
+    .expect("the next write finds a live connection");
+}
+
+#[tokio::test]
+async fn a_transaction_whose_connection_dies_before_commit_runs_again_once_applied() {
+    let db = shared::testing::TestDb::new().await;
+    let pool = pool_on(&db).await;
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    shared::db::retry::transaction(&pool, |tx| {
+        let attempts = &attempts;
+        Box::pin(async move {
+            sqlx::query("INSERT INTO tasks.retry_probe VALUES (1)")
+                .execute(&mut **tx)
+                .await?;
+            if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                // Dies after a write but before COMMIT: the server rolls the write back.
+                sqlx::query(DIE).execute(&mut **tx).await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        })
+    })
+    .await
+    .expect("the transaction commits on its second connection");
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(probe_rows(&pool).await, 1, "applied exactly once");
+}
+
+#[tokio::test]
+async fn a_transaction_that_fails_on_a_live_connection_is_rolled_back_not_run_again() {
+    let db = shared::testing::TestDb::new().await;
+    let pool = pool_on(&db).await;
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let result = shared::db::retry::transaction(&pool, |tx| {
+        let attempts = &attempts;
+        Box::pin(async move {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            sqlx::query("INSERT INTO tasks.retry_probe VALUES (1)")
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("SELECT 1 / 0").execute(&mut **tx).await?;
+            Ok::<_, sqlx::Error>(())
+        })
+    })
+    .await;
+    assert!(result.is_err());
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    assert_eq!(probe_rows(&pool).await, 0, "rolled back");
+}
