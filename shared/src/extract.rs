@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{StatusCode, header, request::Parts};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
@@ -99,7 +99,7 @@ where
 #[allow(clippy::result_large_err)]
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(json_problem)?;
+    let value: T = serde_path_to_error::deserialize(ObjectBody(&mut *de)).map_err(json_problem)?;
     // `serde_json::from_slice` would check this; a deserializer used by hand must be told to.
     de.end().map_err(|err| invalid_json(&err))?;
     // A single pass over the bytes, usually finding nothing; the slower search for the field
@@ -108,6 +108,104 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         return Err(Problem::validation(refused_text_fields(bytes)));
     }
     Ok(value)
+}
+
+/// The body's deserializer, except that a struct must come as a JSON object. serde's derive also
+/// takes a struct from an array of its fields in order (`["Buy milk", null]` for a task), which
+/// no document here describes and no client means. Only the top level is held to this: every
+/// body is a struct of plain fields today.
+struct ObjectBody<D>(D);
+
+/// A struct's visitor that refuses the array form.
+struct ObjectOnly<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for ObjectOnly<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        self.0.expecting(f)?;
+        f.write_str(" (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        self.0.visit_map(map)
+    }
+}
+
+macro_rules! forward {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+            self.0.$method(visitor)
+        }
+    )*};
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectBody<D> {
+    type Error = D::Error;
+
+    forward! {
+        deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
+        deserialize_i64 deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32
+        deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char
+        deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf
+        deserialize_option deserialize_unit deserialize_seq deserialize_map
+        deserialize_identifier deserialize_ignored_any
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_unit_struct(name, visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_newtype_struct(name, visitor)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_tuple(len, visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_tuple_struct(name, len, visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_struct(name, fields, ObjectOnly(visitor))
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.0.is_human_readable()
+    }
 }
 
 fn json_problem(err: serde_path_to_error::Error<serde_json::Error>) -> Problem {
@@ -607,6 +705,17 @@ mod tests {
         assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(p.errors[0].field, "email");
         assert_eq!(p.errors[0].code, "duplicate_field");
+    }
+
+    #[test]
+    fn a_struct_must_be_an_object_not_an_array_of_its_fields() {
+        let p = parse_json::<Body>(br#"["a", 1, null]"#).unwrap_err();
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(codes(&p), [("", "invalid_type")]);
+        assert!(parse_json::<Body>(b"[]").is_err());
+        // Other shapes still parse as they did.
+        assert_eq!(parse_json::<Vec<u8>>(b"[1, 2]").expect("array"), [1, 2]);
+        assert_eq!(parse_json::<Option<u8>>(b"null").expect("null"), None);
     }
 
     #[test]

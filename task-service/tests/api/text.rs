@@ -253,3 +253,15 @@ async fn title_and_search_lengths_count_what_was_sent() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_body_is_an_object_not_an_array_of_its_fields() {
+    let app = spawn().await;
+    let user = app.new_user();
+    // serde would read `["x", null]` as a CreateTask; the document says object.
+    for body in [r#"["x", null]"#, r#"["x"]"#, "[]"] {
+        let res = send_raw(&app, Method::POST, "/api/tasks", &user, body).await;
+        refused(res, "", "invalid_type").await;
+    }
+    assert_eq!(task_count(&app, &user).await, 0);
+}
