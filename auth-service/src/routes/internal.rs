@@ -34,8 +34,11 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// The `cursor` of the previous page; 0 (the default) for everything still retained.
+    /// Signed on the wire because the cursor is a Postgres `xid8` bound as `bigint`: a value above
+    /// `i64::MAX` could only wrap around, so it is refused rather than read as "from the start".
     #[serde(default)]
-    pub after: u64,
+    #[param(minimum = 0)]
+    pub after: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -86,7 +89,10 @@ pub async fn revocations(
     // No token of a session can outlive its end by more than an access-token lifetime (plus the
     // verifiers' clock leeway, which we bound generously).
     let lifetime = state.settings.issuer.ttl.num_seconds() + 300;
-    let page = db::revocations::page(&state.pool, query.after, PAGE, lifetime).await?;
+    let after = u64::try_from(query.after).map_err(|_| {
+        Problem::invalid_query("Query parameter `after` must be a non-negative integer.")
+    })?;
+    let page = db::revocations::page(&state.pool, after, PAGE, lifetime).await?;
     let events = page
         .rows
         .iter()
