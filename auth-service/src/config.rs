@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 use shared::settings::{BaseCommand, DbArgs, HttpArgs, LogArgs};
 
@@ -15,7 +15,7 @@ use shared::settings::{BaseCommand, DbArgs, HttpArgs, LogArgs};
 )]
 pub struct Config {
     #[command(subcommand)]
-    pub command: Option<BaseCommand>,
+    pub command: Option<Command>,
 
     #[command(flatten)]
     pub db: DbArgs,
@@ -145,7 +145,35 @@ fn parse_rsa_bits(s: &str) -> Result<u32, String> {
     }
 }
 
+/// What the binary does: serve (the default), probe, or administer signing keys.
+#[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
+pub enum Command {
+    #[command(flatten)]
+    Base(BaseCommand),
+    /// Signing keys, in the database DATABASE_URL names (as the service uses it).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Clone, Copy, Subcommand, PartialEq, Eq)]
+pub enum KeysCommand {
+    /// Every signing key: kid, state (next, signing, retired, gone), created, activates, retires.
+    List,
+    /// Publish a successor now; it signs once JWKS_MAX_AGE has passed, when the current key
+    /// retires (it stays published until the tokens it signed have expired). Running replicas
+    /// pick it up within 30 s; no request fails.
+    Rotate,
+}
+
 impl Config {
+    /// What to run besides serving: `None` for `keys` (handled before the server starts).
+    pub fn base_command(&self) -> Option<&BaseCommand> {
+        match &self.command {
+            Some(Command::Base(base)) => Some(base),
+            _ => None,
+        }
+    }
+
     /// Defaults for tests and embedding: every field as if only `database_url` were set.
     pub fn for_database(url: &str) -> Self {
         let mut c = Config::parse_from(["auth-service"]);

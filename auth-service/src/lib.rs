@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod kek;
+pub mod keys_command;
 pub mod openapi;
 pub mod password;
 pub mod rate_limit;
@@ -35,7 +36,7 @@ pub fn app(state: AppState) -> Router {
 
 /// Connects to the database (applying migrations), loads keys and builds the state.
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
-    let pool = shared::db::connect(&config.db.settings()?, db::SCHEMA, &db::MIGRATOR).await?;
+    let pool = shared::db::connect(&config.db.settings()?, &db::SCHEMA).await?;
     AppState::build(config, pool).await
 }
 

@@ -1,6 +1,7 @@
 use clap::Parser;
 
 use auth_service::Config;
+use auth_service::config::Command;
 
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
@@ -18,9 +19,12 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Keys(command)) = &config.command {
+        return runtime.block_on(auth_service::keys_command::main(&config, *command));
+    }
     runtime.block_on(shared::server::main(
         "auth-service",
-        config.command.as_ref(),
+        config.base_command(),
         config.bind,
         &config.log,
         "info,sqlx=warn,tower_http=info",

@@ -28,6 +28,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::DecodingKey;
 use serde::Serialize;
+use shared::db::retry;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
@@ -173,31 +174,167 @@ async fn maintain(
     policy: &KeyPolicy,
     now: DateTime<Utc>,
 ) -> anyhow::Result<KeySet> {
-    let mut tx = pool.begin().await?;
-    db::signing_keys::lock(&mut tx).await?;
-    // Read the clock after the lock: a replica that waited for another to create the first key
-    // must see that key as already active, not as one from its own past.
-    let now = now.max(Utc::now());
-    let since = now - chrono::Duration::from_std(policy.publish_after)?;
-    let rows = db::signing_keys::live(&mut tx, since).await?;
-    let changed = if replaces_unsealed(keks, &rows, now) {
-        replace_unsealed(&mut tx, keks, policy, &rows, now).await?;
-        true
-    } else {
-        create_or_rotate(&mut tx, keks, policy, &rows, now).await?
-    };
-    let mut rows = if changed {
-        db::signing_keys::live(&mut tx, since).await?
-    } else {
-        rows
-    };
-    reseal(&mut tx, keks, &mut rows).await?;
-    let erased = db::signing_keys::erase_private_keys(&mut tx, since).await?;
-    tx.commit().await?;
+    // Run again from the start if the connection dies before COMMIT: every step re-reads what
+    // it decides on under the lock, so a second run does what the first would have.
+    let (rows, erased, now) =
+        retry::transaction(pool, |tx| Box::pin(maintain_locked(tx, keks, policy, now))).await?;
     for kid in erased {
         tracing::info!(%kid, "private key of a key no longer published erased");
     }
     key_set(keks, &rows, now)
+}
+
+/// The maintenance round's transaction: the rows that are live after it, the kids whose private
+/// keys it erased, and the clock it judged by.
+async fn maintain_locked(
+    tx: &mut sqlx::PgConnection,
+    keks: &KekRing,
+    policy: &KeyPolicy,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Vec<db::signing_keys::KeyRow>, Vec<String>, DateTime<Utc>)> {
+    db::signing_keys::lock(tx).await?;
+    // Read the clock after the lock: a replica that waited for another to create the first key
+    // must see that key as already active, not as one from its own past.
+    let now = now.max(Utc::now());
+    let since = now - chrono::Duration::from_std(policy.publish_after)?;
+    let rows = db::signing_keys::live(tx, since).await?;
+    let changed = if replaces_unsealed(keks, &rows, now) {
+        replace_unsealed(tx, keks, policy, &rows, now).await?;
+        true
+    } else {
+        create_or_rotate(tx, keks, policy, &rows, now, Due::OnSchedule)
+            .await?
+            .is_some()
+    };
+    let mut rows = if changed {
+        db::signing_keys::live(tx, since).await?
+    } else {
+        rows
+    };
+    reseal(tx, keks, &mut rows).await?;
+    let erased = db::signing_keys::erase_private_keys(tx, since).await?;
+    Ok((rows, erased, now))
+}
+
+/// What `auth-service keys rotate` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// A successor was created and published now.
+    Scheduled(Scheduled),
+    /// A successor was already published and waiting to sign; a second one would only shorten
+    /// its time in verifiers' caches, so nothing was done.
+    AlreadyWaiting {
+        kid: String,
+        signs_from: DateTime<Utc>,
+    },
+}
+
+/// Schedules a successor to the signing key now: published at once (running replicas pick it up
+/// at their next maintenance round and serve it in the JWKS), signing from `JWKS_MAX_AGE` on, so
+/// every verifier's cached key set holds it before a token carries its `kid`. The key it replaces
+/// stays published until the last token it signed has expired. Safe beside running replicas: it
+/// takes the same lock as their maintenance.
+pub async fn rotate_now(
+    pool: &PgPool,
+    keks: &KekRing,
+    policy: &KeyPolicy,
+) -> anyhow::Result<Rotation> {
+    retry::transaction(pool, |tx| {
+        Box::pin(async move {
+            db::signing_keys::lock(tx).await?;
+            let now = Utc::now();
+            let since = now - chrono::Duration::from_std(policy.publish_after)?;
+            let rows = db::signing_keys::live(tx, since).await?;
+            if let Some(waiting) = rows.iter().find(|r| r.activates_at > now) {
+                return Ok(Rotation::AlreadyWaiting {
+                    kid: waiting.kid.clone(),
+                    signs_from: waiting.activates_at,
+                });
+            }
+            let scheduled = if replaces_unsealed(keks, &rows, now) {
+                replace_unsealed(tx, keks, policy, &rows, now).await?
+            } else {
+                create_or_rotate(tx, keks, policy, &rows, now, Due::Now)
+                    .await?
+                    .context("no key was created")?
+            };
+            Ok(Rotation::Scheduled(scheduled))
+        })
+    })
+    .await
+}
+
+/// A key as `auth-service keys list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStatus {
+    pub kid: String,
+    pub state: KeyState,
+    pub created_at: DateTime<Utc>,
+    pub activates_at: DateTime<Utc>,
+    pub retires_at: Option<DateTime<Utc>>,
+    /// Sealed under this key-encryption key; `None`: stored unencrypted (or erased).
+    pub kek_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published, signing from `activates_at`.
+    Next,
+    /// Signs new tokens now.
+    Signing,
+    /// Published so that tokens it signed still verify; signs no more.
+    Retired,
+    /// Left the JWKS; its private key is erased.
+    Gone,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Signing => "signing",
+            Self::Retired => "retired",
+            Self::Gone => "gone",
+        }
+    }
+}
+
+/// Every key in the table, oldest first, with its state at `now` as the service judges it.
+pub async fn statuses(
+    pool: &PgPool,
+    policy: &KeyPolicy,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<KeyStatus>> {
+    let rows = db::signing_keys::all(pool).await?;
+    let published_since = now - chrono::Duration::from_std(policy.publish_after)?;
+    // The one key the service signs with: the newest active one (as `key_set` picks it).
+    let signer = rows
+        .iter()
+        .filter(|r| r.activates_at <= now && r.retires_at.is_none_or(|t| t > now))
+        .max_by_key(|r| r.activates_at)
+        .map(|r| r.kid.clone());
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let state = if signer.as_deref() == Some(r.kid.as_str()) {
+                KeyState::Signing
+            } else if r.activates_at > now {
+                KeyState::Next
+            } else if r.retires_at.is_none_or(|t| t > published_since) {
+                KeyState::Retired
+            } else {
+                KeyState::Gone
+            };
+            KeyStatus {
+                kid: r.kid,
+                state,
+                created_at: r.created_at,
+                activates_at: r.activates_at,
+                retires_at: r.retires_at,
+                kek_id: r.kek_id,
+            }
+        })
+        .collect())
 }
 
 /// Whether KEKs are configured but the key that will sign once every scheduled hand-over is done
@@ -225,40 +362,62 @@ async fn replace_unsealed(
     policy: &KeyPolicy,
     rows: &[db::signing_keys::KeyRow],
     now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Scheduled> {
     let handover = if rows.iter().any(|r| is_signing(r, now)) {
         now + chrono::Duration::from_std(policy.publish_ahead)?
     } else {
         now - chrono::Duration::seconds(60)
     };
     let kid = create(tx, keks, policy.rsa_bits, handover).await?;
+    let mut retiring = Vec::new();
     for row in rows
         .iter()
         .filter(|r| r.kek_id.is_none() && r.retires_at.is_none_or(|t| t > handover))
     {
         db::signing_keys::set_retires_at(tx, &row.kid, handover).await?;
         tracing::warn!(retiring = %row.kid, %handover, "signing key was stored unencrypted: replaced by a sealed one");
+        retiring.push(row.kid.clone());
     }
     tracing::info!(%kid, %handover, "sealed signing key created");
-    Ok(())
+    Ok(Scheduled {
+        kid,
+        signs_from: handover,
+        retiring,
+    })
 }
 
 fn is_signing(row: &db::signing_keys::KeyRow, now: DateTime<Utc>) -> bool {
     row.activates_at <= now && row.retires_at.is_none_or(|t| t > now)
 }
 
-/// Creates the first key, or schedules a successor when the signing key's time is up. Returns
-/// whether a key was created.
+/// Whether a rotation is due by the calendar or asked for now (`auth-service keys rotate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    OnSchedule,
+    Now,
+}
+
+/// A successor key that was created: it signs from `signs_from`, when `retiring` stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scheduled {
+    pub kid: String,
+    pub signs_from: DateTime<Utc>,
+    pub retiring: Vec<String>,
+}
+
+/// Creates the first key, or schedules a successor when the signing key's time is up (or `due`
+/// says now). Returns the key created, if one was.
 async fn create_or_rotate(
     tx: &mut sqlx::PgConnection,
     keks: &KekRing,
     policy: &KeyPolicy,
     rows: &[db::signing_keys::KeyRow],
     now: DateTime<Utc>,
-) -> anyhow::Result<bool> {
+    due: Due,
+) -> anyhow::Result<Option<Scheduled>> {
     if rows.iter().any(|r| r.activates_at > now) {
         // A successor is already published and waiting: nothing to do until it takes over.
-        return Ok(false);
+        return Ok(None);
     }
     let signing = rows
         .iter()
@@ -269,28 +428,33 @@ async fn create_or_rotate(
             // Nothing can sign, so no verifier can hold a token from us: activate at once,
             // backdated a little so replicas whose clocks run slightly behind see it as active.
             tracing::info!(bits = policy.rsa_bits, "generating the first signing key");
-            let kid = create(
-                tx,
-                keks,
-                policy.rsa_bits,
-                now - chrono::Duration::seconds(60),
-            )
-            .await?;
+            let signs_from = now - chrono::Duration::seconds(60);
+            let kid = create(tx, keks, policy.rsa_bits, signs_from).await?;
             tracing::info!(%kid, "signing key created");
-            Ok(true)
+            Ok(Some(Scheduled {
+                kid,
+                signs_from,
+                retiring: Vec::new(),
+            }))
         }
         Some(active) => {
-            let Some(rotation) = policy.rotation else {
-                return Ok(false);
-            };
-            if active.activates_at + chrono::Duration::from_std(rotation)? > now {
-                return Ok(false);
+            if due == Due::OnSchedule {
+                let Some(rotation) = policy.rotation else {
+                    return Ok(None);
+                };
+                if active.activates_at + chrono::Duration::from_std(rotation)? > now {
+                    return Ok(None);
+                }
             }
             let handover = now + chrono::Duration::from_std(policy.publish_ahead)?;
             let kid = create(tx, keks, policy.rsa_bits, handover).await?;
             db::signing_keys::set_retires_at(tx, &active.kid, handover).await?;
             tracing::info!(%kid, retiring = %active.kid, %handover, "signing key rotation scheduled");
-            Ok(true)
+            Ok(Some(Scheduled {
+                kid,
+                signs_from: handover,
+                retiring: vec![active.kid.clone()],
+            }))
         }
     }
 }

@@ -62,16 +62,7 @@ impl Deref for AppState {
 impl AppState {
     /// Loads (or creates) signing keys and prepares the hasher. The pool must already be migrated.
     pub async fn build(config: &Config, pool: PgPool) -> anyhow::Result<Self> {
-        let keks = KekRing::parse(config.key_encryption_keys.as_ref())?;
-        require_kek_unless_local(config, &keks)?;
-        let policy = KeyPolicy {
-            rsa_bits: config.rsa_key_bits,
-            rotation: (config.key_rotation_days > 0)
-                .then(|| Duration::from_secs(u64::from(config.key_rotation_days) * 86_400)),
-            publish_ahead: Duration::from_secs(config.jwks_max_age),
-            // A retired key must verify every token it signed, plus clock leeway.
-            publish_after: config.access_ttl() + Duration::from_secs(120),
-        };
+        let (keks, policy) = key_settings(config)?;
         let keys = Keys::load(&pool, keks, policy).await?;
         let hasher = Hasher::new(
             HashParams {
@@ -121,6 +112,22 @@ impl AppState {
             )])?,
         })))
     }
+}
+
+/// The key-encryption keys and the key policy, from the configuration (the service and the
+/// `keys` subcommands read them alike).
+pub fn key_settings(config: &Config) -> anyhow::Result<(KekRing, KeyPolicy)> {
+    let keks = KekRing::parse(config.key_encryption_keys.as_ref())?;
+    require_kek_unless_local(config, &keks)?;
+    let policy = KeyPolicy {
+        rsa_bits: config.rsa_key_bits,
+        rotation: (config.key_rotation_days > 0)
+            .then(|| Duration::from_secs(u64::from(config.key_rotation_days) * 86_400)),
+        publish_ahead: Duration::from_secs(config.jwks_max_age),
+        // A retired key must verify every token it signed, plus clock leeway.
+        publish_after: config.access_ttl() + Duration::from_secs(120),
+    };
+    Ok((keks, policy))
 }
 
 /// Unsealed signing keys are readable by anyone with a database backup, who can then forge any

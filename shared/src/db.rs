@@ -41,19 +41,33 @@ impl DbSettings {
     }
 }
 
+/// A service's schema and the migrations that build it.
+///
+/// Migrations are named as `sqlx migrate add` names them, `<UTC timestamp>_<what>.sql`, in both
+/// services: parallel branches never take the same number.
+#[derive(Debug)]
+pub struct Schema {
+    pub name: &'static str,
+    pub migrator: &'static Migrator,
+    /// `(old, new)` versions of migrations whose file was renamed after databases applied it.
+    /// sqlx keys its bookkeeping by version and refuses to start when an applied one is missing
+    /// from the source, so those rows are renumbered (in the migration lock, before the run).
+    /// The checksum is of the SQL, which a rename leaves as it was.
+    pub renamed: &'static [(i64, i64)],
+}
+
 /// Connects, creates the schema if needed and applies pending migrations.
-pub async fn connect(
-    settings: &DbSettings,
-    schema: &'static str,
-    migrator: &Migrator,
-) -> anyhow::Result<PgPool> {
+pub async fn connect(settings: &DbSettings, schema: &Schema) -> anyhow::Result<PgPool> {
     anyhow::ensure!(
-        schema.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+        schema
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_'),
         "schema name must be a plain identifier"
     );
-    let options = settings.connect_options(schema)?;
+    let options = settings.connect_options(schema.name)?;
 
-    migrate(&options, schema, migrator).await?;
+    migrate(&options, schema).await?;
 
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)
@@ -67,11 +81,12 @@ pub async fn connect(
     Ok(pool)
 }
 
-async fn migrate(
-    options: &PgConnectOptions,
-    schema: &str,
-    migrator: &Migrator,
-) -> anyhow::Result<()> {
+async fn migrate(options: &PgConnectOptions, schema: &Schema) -> anyhow::Result<()> {
+    let Schema {
+        name: schema,
+        migrator,
+        renamed,
+    } = *schema;
     let mut conn = sqlx::PgConnection::connect_with(options).await.context(
         "could not connect to the database (is DATABASE_URL right and Postgres running?)",
     )?;
@@ -98,6 +113,7 @@ async fn migrate(
         sqlx::query(&format!("SET search_path TO {schema}"))
             .execute(&mut conn)
             .await?;
+        renumber(&mut conn, schema, renamed).await?;
         migrator
             .run(&mut conn)
             .await
@@ -111,6 +127,37 @@ async fn migrate(
         .await;
     let _ = conn.close().await;
     result
+}
+
+/// Applies [`Schema::renamed`] to the bookkeeping of a database migrated before the renames.
+async fn renumber(
+    conn: &mut sqlx::PgConnection,
+    schema: &str,
+    renamed: &[(i64, i64)],
+) -> anyhow::Result<()> {
+    if renamed.is_empty() {
+        return Ok(());
+    }
+    let booked: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(format!("{schema}._sqlx_migrations"))
+        .fetch_one(&mut *conn)
+        .await?;
+    if !booked {
+        return Ok(());
+    }
+    for &(old, new) in renamed {
+        let done = sqlx::query(&format!(
+            "UPDATE {schema}._sqlx_migrations SET version = $2 WHERE version = $1"
+        ))
+        .bind(old)
+        .bind(new)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() > 0 {
+            tracing::info!(old, new, "migration renumbered to its new file name");
+        }
+    }
+    Ok(())
 }
 
 /// Whether the database answers right now (for `/readyz`).

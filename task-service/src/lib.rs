@@ -43,7 +43,7 @@ pub async fn build_state_with(
     let mut http = config.http.http_settings(Vec::new())?;
     // So that the browser app can read whether a compatibility list was cut.
     http.expose_headers.push(routes::compat::LIST_TRUNCATED);
-    let pool = shared::db::connect(&config.db.settings()?, db::SCHEMA, &db::MIGRATOR).await?;
+    let pool = shared::db::connect(&config.db.settings()?, &db::SCHEMA).await?;
     let jwks = auth::Jwks::start(jwks)?;
     let verifier = auth::Verifier::new(jwks, &config.token_rules());
     Ok(AppState::new(pool, verifier, http, config.task_limits()))

@@ -691,13 +691,9 @@ async fn pool_on(db: &shared::testing::TestDb) -> sqlx::PgPool {
         max_connections: 2,
         acquire_timeout: Duration::from_secs(2),
     };
-    let pool = shared::db::connect(
-        &settings,
-        task_service::db::SCHEMA,
-        &task_service::db::MIGRATOR,
-    )
-    .await
-    .expect("pool");
+    let pool = shared::db::connect(&settings, &task_service::db::SCHEMA)
+        .await
+        .expect("pool");
     sqlx::query("CREATE TABLE tasks.retry_probe (n int)")
         .execute(&pool)
         .await

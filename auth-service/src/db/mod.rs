@@ -7,5 +7,9 @@ pub mod signing_keys;
 pub mod users;
 
 /// This service's schema, and the migrations that build it.
-pub const SCHEMA: &str = "auth";
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/auth");
+pub static SCHEMA: shared::db::Schema = shared::db::Schema {
+    name: "auth",
+    migrator: &MIGRATOR,
+    renamed: &[],
+};
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/auth");

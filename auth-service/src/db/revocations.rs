@@ -9,6 +9,7 @@
 //! delivered too (so a revocation is seen at once) and again on the next page, which is harmless.
 
 use chrono::{DateTime, Utc};
+use shared::db::retry;
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
@@ -38,26 +39,31 @@ pub struct Page {
 /// no token of theirs can still be valid. Deletions are always included.
 pub async fn page(pool: &PgPool, after: u64, limit: i64, lifetime_secs: i64) -> sqlx::Result<Page> {
     let after = i64::try_from(after).unwrap_or(i64::MAX);
-    let mut tx = pool.begin().await?;
-    // Read the horizon first: rows below it are final in the snapshot the next query sees.
-    let (xmin,): (i64,) =
-        sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            .fetch_one(&mut *tx)
+    // Only reads: a transaction so that both statements see one snapshot, safe to run again.
+    let (xmin, raw) = retry::transaction(pool, |tx| {
+        Box::pin(async move {
+            // Read the horizon first: rows below it are final in the snapshot the next query sees.
+            let (xmin,): (i64,) =
+                sqlx::query_as("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                    .fetch_one(&mut **tx)
+                    .await?;
+            let raw: Vec<RawRow> = sqlx::query_as(
+                "SELECT xid::text::bigint AS xid, session_id, user_id, at
+                   FROM auth.revocations
+                  WHERE xid >= ($1::bigint)::text::xid8
+                    AND (kind = 'user_deleted' OR at > now() - make_interval(secs => $3))
+                  ORDER BY xid, seq
+                  LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .bind(lifetime_secs as f64)
+            .fetch_all(&mut **tx)
             .await?;
-    let raw: Vec<RawRow> = sqlx::query_as(
-        "SELECT xid::text::bigint AS xid, session_id, user_id, at
-           FROM auth.revocations
-          WHERE xid >= ($1::bigint)::text::xid8
-            AND (kind = 'user_deleted' OR at > now() - make_interval(secs => $3))
-          ORDER BY xid, seq
-          LIMIT $2",
-    )
-    .bind(after)
-    .bind(limit)
-    .bind(lifetime_secs as f64)
-    .fetch_all(&mut *tx)
+            Ok::<_, sqlx::Error>((xmin, raw))
+        })
+    })
     .await?;
-    tx.commit().await?;
     let more = raw.len() as i64 == limit;
     let cursor = if more {
         // Cut inside the feed: resume at the last transaction seen (its rows come again), or past
@@ -93,12 +99,17 @@ pub async fn page(pool: &PgPool, after: u64, limit: i64, lifetime_secs: i64) -> 
 /// Forgets ended sessions whose tokens have all expired; deletions stay (the feed is how a
 /// service that was down learns of them).
 pub async fn purge(pool: &PgPool, lifetime_secs: i64) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "DELETE FROM auth.revocations
-          WHERE kind = 'session_ended' AND at < now() - make_interval(secs => $1)",
-    )
-    .bind(lifetime_secs as f64)
-    .execute(pool)
-    .await?
-    .rows_affected())
+    let done = retry::write(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query(
+                "DELETE FROM auth.revocations
+                  WHERE kind = 'session_ended' AND at < now() - make_interval(secs => $1)",
+            )
+            .bind(lifetime_secs as f64)
+            .execute(&mut **conn)
+            .await
+        })
+    })
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -2,12 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use shared::db::retry;
-use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
+use sqlx::{FromRow, PgConnection, PgPool};
 use uuid::Uuid;
 
-/// Starts a session with its first refresh token, in one statement (one round trip, atomic).
+/// Starts a session with its first refresh token, in one statement (one round trip, atomic). A
+/// step: of sign-up's transaction, or alone under `retry::write` at sign-in.
 pub async fn create(
-    ex: impl PgExecutor<'_>,
+    conn: &mut PgConnection,
     id: Uuid,
     user_id: Uuid,
     expires_at: DateTime<Utc>,
@@ -27,7 +28,7 @@ pub async fn create(
     .bind(token_hash)
     .bind(origin.user_agent())
     .bind(origin.ip.map(|ip| ip.to_string()))
-    .execute(ex)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -266,47 +267,58 @@ pub struct LiveSession {
 
 /// The user's sessions that can still be refreshed, most recently used first.
 pub async fn live_of_user(
-    ex: impl PgExecutor<'_>,
+    pool: &PgPool,
     user_id: Uuid,
     idle_secs: u64,
 ) -> sqlx::Result<Vec<LiveSession>> {
-    sqlx::query_as::<_, LiveSession>(
-        "SELECT id, created_at, last_used_at,
-                least(expires_at, last_used_at + make_interval(secs => $2)) AS ends_at,
-                user_agent, host(ip) AS ip
-           FROM auth.sessions
-          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
-            AND last_used_at > now() - make_interval(secs => $2)
-          ORDER BY last_used_at DESC, id DESC",
-    )
-    .bind(user_id)
-    .bind(idle_secs as f64)
-    .fetch_all(ex)
+    retry::read(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query_as::<_, LiveSession>(
+                "SELECT id, created_at, last_used_at,
+                        least(expires_at, last_used_at + make_interval(secs => $2)) AS ends_at,
+                        user_agent, host(ip) AS ip
+                   FROM auth.sessions
+                  WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+                    AND last_used_at > now() - make_interval(secs => $2)
+                  ORDER BY last_used_at DESC, id DESC",
+            )
+            .bind(user_id)
+            .bind(idle_secs as f64)
+            .fetch_all(&mut **conn)
+            .await
+        })
+    })
     .await
 }
 
 /// Ends one of the user's live sessions. `false` when there is no such live session of theirs.
 pub async fn end_one(
-    ex: impl PgExecutor<'_>,
+    pool: &PgPool,
     user_id: Uuid,
     session_id: Uuid,
     reason: EndReason,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $3
-          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
-    )
-    .bind(session_id)
-    .bind(user_id)
-    .bind(reason.as_str())
-    .execute(ex)
+    let done = retry::write(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query(
+                "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $3
+                  WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
+            )
+            .bind(session_id)
+            .bind(user_id)
+            .bind(reason.as_str())
+            .execute(&mut **conn)
+            .await
+        })
+    })
     .await?;
     Ok(done.rows_affected() > 0)
 }
 
-/// Ends every live session of the user but `keep`. Returns how many ended.
+/// Ends every live session of the user but `keep`. Returns how many ended. A step: alone
+/// (sign out everywhere) or with a password change.
 pub async fn end_all(
-    ex: impl PgExecutor<'_>,
+    conn: &mut PgConnection,
     user_id: Uuid,
     keep: Option<Uuid>,
     reason: EndReason,
@@ -318,7 +330,7 @@ pub async fn end_all(
     .bind(user_id)
     .bind(keep)
     .bind(reason.as_str())
-    .execute(ex)
+    .execute(conn)
     .await?;
     Ok(done.rows_affected())
 }

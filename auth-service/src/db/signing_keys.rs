@@ -1,7 +1,8 @@
 //! `auth.signing_keys`.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection};
+use shared::db::retry;
+use sqlx::{FromRow, PgConnection, PgPool};
 
 #[derive(Debug, FromRow)]
 pub struct KeyRow {
@@ -14,6 +15,30 @@ pub struct KeyRow {
     pub nonce: Option<Vec<u8>>,
     pub activates_at: DateTime<Utc>,
     pub retires_at: Option<DateTime<Utc>>,
+}
+
+/// A key as listed for an operator (no key material).
+#[derive(Debug, FromRow)]
+pub struct Listed {
+    pub kid: String,
+    pub kek_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub activates_at: DateTime<Utc>,
+    pub retires_at: Option<DateTime<Utc>>,
+}
+
+/// Every key ever created, oldest first.
+pub async fn all(pool: &PgPool) -> sqlx::Result<Vec<Listed>> {
+    retry::read(pool, |conn| {
+        Box::pin(
+            sqlx::query_as::<_, Listed>(
+                "SELECT kid, kek_id, created_at, activates_at, retires_at
+                   FROM auth.signing_keys ORDER BY activates_at, kid",
+            )
+            .fetch_all(&mut **conn),
+        )
+    })
+    .await
 }
 
 pub struct NewKey<'a> {

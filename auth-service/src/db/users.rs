@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use shared::db::retry;
-use sqlx::{FromRow, PgExecutor, PgPool};
+use sqlx::{FromRow, PgConnection, PgPool};
 use uuid::Uuid;
 
 /// The unique index that makes emails unique whatever their case and Unicode form
@@ -26,8 +26,9 @@ pub struct Credentials {
     pub password_hash: String,
 }
 
+/// A step of sign-up's transaction.
 pub async fn insert(
-    ex: impl PgExecutor<'_>,
+    conn: &mut PgConnection,
     id: Uuid,
     email: &str,
     name: Option<&str>,
@@ -41,7 +42,7 @@ pub async fn insert(
     .bind(email)
     .bind(name)
     .bind(password_hash)
-    .fetch_one(ex)
+    .fetch_one(conn)
     .await
 }
 
@@ -62,15 +63,16 @@ pub async fn credentials_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Op
     .await
 }
 
+/// A step: alone after a sign-in (rehash), or with ending the other sessions (password change).
 pub async fn update_hash(
-    ex: impl PgExecutor<'_>,
+    conn: &mut PgConnection,
     id: Uuid,
     password_hash: &str,
 ) -> sqlx::Result<()> {
     sqlx::query("UPDATE auth.users SET password_hash = $2, updated_at = now() WHERE id = $1")
         .bind(id)
         .bind(password_hash)
-        .execute(ex)
+        .execute(conn)
         .await?;
     Ok(())
 }
@@ -103,18 +105,28 @@ pub async fn by_live_session(
 
 /// The user's stored password hash (`None` if the user is gone: verify against the dummy then).
 pub async fn password_hash(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT password_hash FROM auth.users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    retry::read(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query_scalar("SELECT password_hash FROM auth.users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut **conn)
+                .await
+        })
+    })
+    .await
 }
 
 /// Deletes the user; sessions and refresh tokens go with it (`ON DELETE CASCADE`), and a trigger
 /// records the deletion in `auth.revocations` in the same statement.
-pub async fn delete(ex: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM auth.users WHERE id = $1")
-        .bind(id)
-        .execute(ex)
-        .await?;
+pub async fn delete(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
+    let done = retry::write(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM auth.users WHERE id = $1")
+                .bind(id)
+                .execute(&mut **conn)
+                .await
+        })
+    })
+    .await?;
     Ok(done.rows_affected() > 0)
 }

@@ -11,6 +11,7 @@ use axum_extra::extract::CookieJar;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use shared::db::retry;
 use shared::extract::{Json, Path};
 use shared::openapi::{BodyErrors, ServerErrors};
 use shared::{FieldError, Problem};
@@ -157,8 +158,15 @@ pub async fn sign_out_all(
         shared::extract::parse_json(&body)?
     };
     let keep = req.keep_current.then_some(caller.session_id);
-    let ended =
-        db::sessions::end_all(&state.pool, caller.user.id, keep, EndReason::SignoutAll).await?;
+    let ended = retry::write(&state.pool, |conn| {
+        Box::pin(db::sessions::end_all(
+            conn,
+            caller.user.id,
+            keep,
+            EndReason::SignoutAll,
+        ))
+    })
+    .await?;
     tracing::info!(
         sessions = ended,
         kept_current = req.keep_current,
@@ -195,16 +203,14 @@ pub async fn change_password(
     .await?;
     let new_password = new_password.map_err(|e| ApiError::Validation(vec![e]))?;
     let hash = state.hasher.hash(new_password.into_secret()).await?;
-    let mut tx = state.pool.begin().await?;
-    db::users::update_hash(&mut *tx, caller.user.id, &hash).await?;
-    let ended = db::sessions::end_all(
-        &mut *tx,
-        caller.user.id,
-        Some(caller.session_id),
-        EndReason::PasswordChanged,
-    )
+    let (user_id, keep) = (caller.user.id, caller.session_id);
+    let ended = retry::transaction(&state.pool, |tx| {
+        Box::pin(async {
+            db::users::update_hash(tx, user_id, &hash).await?;
+            db::sessions::end_all(tx, user_id, Some(keep), EndReason::PasswordChanged).await
+        })
+    })
     .await?;
-    tx.commit().await?;
     tracing::info!(user_id = %caller.user.id, other_sessions_ended = ended, "password changed");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::db::retry;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -122,10 +122,13 @@ pub struct ListFilter {
 /// parallel creates by one user queue there and the last ones find the count at the maximum; a
 /// first task races only on the row's insertion, which Postgres turns into the same update. The
 /// task row is inserted only when the count was taken, and both commit or neither does. Deletes
-/// give the count back through a trigger (migration 0003), whatever issues them. Counting the
+/// give the count back through a trigger (migration `task_counts`), whatever issues them. Counting the
 /// user's rows instead would be O(tasks) per create and, under READ COMMITTED, racy.
+///
+/// A step on a connection, not a unit of work on the pool, so that a test can hold a slot in an
+/// open transaction; the create routes run it under `retry::write`.
 pub async fn insert(
-    ex: impl sqlx::PgExecutor<'_>,
+    conn: &mut PgConnection,
     user_id: Uuid,
     title: &str,
     description: Option<&str>,
@@ -146,7 +149,7 @@ pub async fn insert(
     .bind(title)
     .bind(description)
     .bind(max_tasks)
-    .fetch_optional(ex)
+    .fetch_optional(conn)
     .await
 }
 

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use shared::db::retry;
 use shared::extract::{Json as JsonBody, Path, Query};
 use uuid::Uuid;
 
@@ -75,13 +76,15 @@ pub async fn create_task(
 pub(crate) async fn insert(state: &AppState, user_id: Uuid, body: CreateTask) -> ApiResult<Task> {
     let fields = input::checked(&body.title, body.description)?;
     let max = state.limits.max_tasks_per_user;
-    db::insert(
-        &state.pool,
-        user_id,
-        &fields.title,
-        fields.description.as_deref(),
-        max,
-    )
+    retry::write(&state.pool, |conn| {
+        Box::pin(db::insert(
+            conn,
+            user_id,
+            &fields.title,
+            fields.description.as_deref(),
+            max,
+        ))
+    })
     .await?
     .ok_or(ApiError::QuotaExceeded(max))
 }

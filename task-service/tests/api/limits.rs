@@ -96,7 +96,7 @@ async fn a_create_waits_for_a_concurrent_one_holding_the_last_slot() {
         app.create_task(&user, &format!("t{i}")).await;
     }
     let mut held = app.state.pool.begin().await.expect("begin");
-    let task = task_service::db::tasks::insert(&mut *held, user.id, "held", None, 3)
+    let task = task_service::db::tasks::insert(&mut held, user.id, "held", None, 3)
         .await
         .expect("insert");
     assert!(task.is_some(), "the third task fits");

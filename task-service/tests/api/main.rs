@@ -8,6 +8,7 @@ mod helpers;
 mod isolation;
 mod jwks;
 mod limits;
+mod migrations;
 mod openapi_doc;
 mod ops;
 mod revocation;

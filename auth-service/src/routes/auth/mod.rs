@@ -139,17 +139,19 @@ pub async fn signin(
     if verified.outdated {
         // Parameters were raised since this hash was made: upgrade it now that we know the password.
         match state.hasher.hash(req.password).await {
-            Ok(h) => db::users::update_hash(&state.pool, creds.id, &h).await?,
+            Ok(h) => {
+                retry::write(&state.pool, |conn| {
+                    Box::pin(db::users::update_hash(conn, creds.id, &h))
+                })
+                .await?
+            }
             Err(e) => tracing::warn!(error = %e, "password rehash failed"),
         }
     }
-    let issued = start_session(
-        &state,
-        &state.pool,
-        creds.id,
-        &creds.email,
-        &origin(&headers, ip),
-    )
+    let origin = origin(&headers, ip);
+    let issued = retry::write(&state.pool, |conn| {
+        Box::pin(start_session(&state, conn, creds.id, &creds.email, &origin))
+    })
     .await?;
     let user = User {
         id: creds.id,
@@ -285,7 +287,7 @@ fn origin(headers: &HeaderMap, ip: std::net::IpAddr) -> db::sessions::Origin<'_>
 
 async fn start_session(
     state: &AppState,
-    ex: impl sqlx::PgExecutor<'_>,
+    conn: &mut sqlx::PgConnection,
     user_id: Uuid,
     email: &str,
     origin: &db::sessions::Origin<'_>,
@@ -293,7 +295,7 @@ async fn start_session(
     let session_id = Uuid::now_v7();
     let token = refresh_token::new_token()?;
     let expires_at = Utc::now() + state.settings.refresh_ttl;
-    db::sessions::create(ex, session_id, user_id, expires_at, &token.hash, origin).await?;
+    db::sessions::create(conn, session_id, user_id, expires_at, &token.hash, origin).await?;
     let access = state.settings.issuer.mint(
         &state.keys.current(),
         user_id,
