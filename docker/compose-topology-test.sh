@@ -148,6 +148,9 @@ check "task-service /readyz 200" wait_ready task-service "http://127.0.0.1:$TASK
 check "auth-service healthcheck exits 0" env -i PATH="$PATH" "${AUTH_ENV[@]}" "$BIN_DIR/auth-service" healthcheck
 check "task-service healthcheck exits 0" env -i PATH="$PATH" "${TASK_ENV[@]}" "$BIN_DIR/task-service" healthcheck
 check "auth-service logs no unencrypted-keys warning" bash -c "! grep -q UNENCRYPTED '$WORK/auth-service.log'"
+keys_cli() { env -i PATH="$PATH" "${AUTH_ENV[@]}" "$BIN_DIR/auth-service" keys "$@"; }
+one_sealed_signing_key() { keys_cli list | awk 'NR > 1 && $2 == "signing" && $6 != "-"' | grep -q .; }
+check "auth-service keys list (compose role) shows one sealed signing key" one_sealed_signing_key
 
 # ---- a user's round trip ------------------------------------------------------------------------
 WEB_ORIGIN=$(getv CORS_ORIGINS "${AUTH_ENV[@]}")

@@ -83,6 +83,12 @@ pub struct Config {
     #[arg(long, env = "JWKS_MAX_AGE", default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub jwks_max_age: u64,
 
+    /// Seconds between a replica's key checks (rotation due, keys another replica or
+    /// `keys rotate` created). A successor is published this long plus JWKS_MAX_AGE before it
+    /// signs, so every replica serves it for a whole JWKS cache lifetime first.
+    #[arg(long, env = "KEY_CHECK_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub key_check_interval: u64,
+
     /// Argon2id memory cost in KiB (OWASP: 19456 with t=2, p=1 at minimum).
     #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19_456, value_parser = clap::value_parser!(u32).range(19_456..=1_048_576))]
     pub argon2_memory_kib: u32,
@@ -161,7 +167,7 @@ pub enum KeysCommand {
     List,
     /// Publish a successor now; it signs once JWKS_MAX_AGE has passed, when the current key
     /// retires (it stays published until the tokens it signed have expired). Running replicas
-    /// pick it up within 30 s; no request fails.
+    /// pick it up within KEY_CHECK_INTERVAL; no request fails.
     Rotate,
 }
 

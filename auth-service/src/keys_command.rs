@@ -51,7 +51,8 @@ pub async fn run(
                 )?;
                 writeln!(
                     out,
-                    "running replicas pick it up within 30 s and publish it in their JWKS"
+                    "running replicas pick it up within KEY_CHECK_INTERVAL ({} s) and publish it in their JWKS",
+                    config.key_check_interval
                 )?;
                 Ok(())
             }
@@ -70,6 +71,13 @@ pub async fn run(
 }
 
 fn write_list(out: &mut impl Write, keys: &[KeyStatus]) -> anyhow::Result<()> {
+    if keys.is_empty() {
+        writeln!(
+            out,
+            "no signing keys yet: the service creates one at its first start"
+        )?;
+        return Ok(());
+    }
     let kid_width = keys.iter().map(|k| k.kid.len()).max().unwrap_or(3).max(3);
     writeln!(
         out,

@@ -40,10 +40,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     AppState::build(config, pool).await
 }
 
-/// Background upkeep: key rotation and pick-up, expired-session purge, rate-limiter memory.
+/// Background upkeep every `KEY_CHECK_INTERVAL`: key rotation and pick-up, rate-limiter memory,
+/// and about hourly the purge of ended sessions and old revocations.
 fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        let mut tick = tokio::time::interval(Duration::from_secs(state.settings.key_check_secs));
         tick.tick().await;
         let mut rounds: u64 = 0;
         loop {
@@ -53,7 +54,7 @@ fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
                 tracing::warn!(error = %e, "signing key refresh failed; keeping the current keys");
             }
             state.limits.housekeeping();
-            if rounds.is_multiple_of(120) {
+            if rounds.is_multiple_of(3600 / state.settings.key_check_secs.clamp(1, 3600)) {
                 match db::sessions::purge_ended(&state.pool).await {
                     Ok(n) if n > 0 => tracing::info!(sessions = n, "purged ended sessions"),
                     Ok(_) => {}

@@ -41,7 +41,8 @@ pub struct KeyPolicy {
     pub rsa_bits: u32,
     /// How long a key signs before a successor takes over; `None`: never rotate.
     pub rotation: Option<Duration>,
-    /// How long a new key is published before it signs (the JWKS max-age).
+    /// How long a new key is published before it signs: the JWKS max-age, plus the key-check
+    /// interval in which every replica picks the new key up and starts serving it.
     pub publish_ahead: Duration,
     /// How long a retired key stays published (the access-token lifetime, plus leeway).
     pub publish_after: Duration,

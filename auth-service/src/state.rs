@@ -46,6 +46,8 @@ pub struct Settings {
     pub cookie_secure: bool,
     pub cookie_samesite: SameSite,
     pub jwks_max_age: u64,
+    /// Seconds between key checks (`KEY_CHECK_INTERVAL`).
+    pub key_check_secs: u64,
     /// A session unused this long has ended.
     pub session_idle_secs: u64,
     /// The bearer key of the revocation feed, if it needs one (a secret: `Debug` redacts it).
@@ -89,6 +91,7 @@ impl AppState {
             cookie_secure,
             cookie_samesite: config.cookie_samesite,
             jwks_max_age: config.jwks_max_age,
+            key_check_secs: config.key_check_interval,
             session_idle_secs: config.session_idle_ttl,
             internal_api_key: config
                 .internal_api_key
@@ -123,7 +126,7 @@ pub fn key_settings(config: &Config) -> anyhow::Result<(KekRing, KeyPolicy)> {
         rsa_bits: config.rsa_key_bits,
         rotation: (config.key_rotation_days > 0)
             .then(|| Duration::from_secs(u64::from(config.key_rotation_days) * 86_400)),
-        publish_ahead: Duration::from_secs(config.jwks_max_age),
+        publish_ahead: Duration::from_secs(config.jwks_max_age + config.key_check_interval),
         // A retired key must verify every token it signed, plus clock leeway.
         publish_after: config.access_ttl() + Duration::from_secs(120),
     };

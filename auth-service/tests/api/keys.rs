@@ -275,8 +275,9 @@ async fn rotation_publishes_the_successor_before_it_signs_and_keeps_the_old_key_
         .find(|k| *k != old)
         .expect("successor");
 
-    // One JWKS max-age later the successor signs; the old key is still published.
-    let later = now + chrono::Duration::days(91) + chrono::Duration::seconds(301);
+    // One JWKS max-age plus one key-check interval later (every replica has served it for a
+    // whole cache lifetime) the successor signs; the old key is still published.
+    let later = now + chrono::Duration::days(91) + chrono::Duration::seconds(300 + 30 + 1);
     app.state
         .keys
         .refresh_at(&app.state.pool, later)
@@ -344,4 +345,120 @@ async fn two_replicas_starting_together_create_one_key() {
     let (a, b) = (a.expect("a"), b.expect("b"));
     assert_eq!(a.keys.current().signing.kid, b.keys.current().signing.kid);
     tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// `auth-service keys ...` as an operator runs it: the real binary, against the service's
+/// database through `DATABASE_URL` only.
+fn keys_cli(database_url: &str, command: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auth-service"))
+        .args(["keys", command])
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .output()
+        .expect("run auth-service keys");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "keys {command} failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `(kid, state, activates, retires)` of each line of `keys list`.
+fn listed(stdout: &str) -> Vec<(String, String, String, String)> {
+    stdout
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (f[0].into(), f[1].into(), f[3].into(), f[4].into())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn keys_list_and_rotate_from_the_command_line_and_the_replicas_follow() {
+    let app = spawn().await;
+    let old = app.state.keys.current().signing.kid.clone();
+
+    let before = listed(&keys_cli(&app.db.url, "list"));
+    assert_eq!(before.len(), 1);
+    assert_eq!(
+        (
+            before[0].0.as_str(),
+            before[0].1.as_str(),
+            before[0].3.as_str()
+        ),
+        (old.as_str(), "signing", "-")
+    );
+
+    let started = Utc::now();
+    let rotated = keys_cli(&app.db.url, "rotate");
+    let new = rotated
+        .strip_prefix("published ")
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("unexpected output: {rotated}"))
+        .to_owned();
+    assert_ne!(new, old);
+
+    // The old key signs until the hand-over, when the new one takes over; both are listed.
+    let after = listed(&keys_cli(&app.db.url, "list"));
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(
+        (after[0].0.as_str(), after[0].1.as_str()),
+        (old.as_str(), "signing")
+    );
+    assert_eq!(
+        (after[1].0.as_str(), after[1].1.as_str()),
+        (new.as_str(), "next")
+    );
+    assert_eq!(
+        after[0].3, after[1].2,
+        "the old key retires when the new one activates"
+    );
+    let handover = chrono::DateTime::parse_from_rfc3339(&after[1].2).expect("activates");
+    assert!(
+        handover >= started + chrono::Duration::seconds(300 + 30 - 1),
+        "published a JWKS max-age plus a key-check interval ahead: {handover}"
+    );
+
+    // A second rotation while a successor waits would cut its time in verifiers' caches short.
+    assert!(keys_cli(&app.db.url, "rotate").starts_with("a successor is already published"));
+    assert_eq!(listed(&keys_cli(&app.db.url, "list")).len(), 2);
+
+    // The running service picks it up at its next key check and publishes it at once ...
+    app.state
+        .keys
+        .refresh_at(&app.state.pool, Utc::now())
+        .await
+        .expect("key check");
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .expect("jwks");
+    let mut kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    kids.sort_unstable();
+    let mut expected = [old.as_str(), new.as_str()];
+    expected.sort_unstable();
+    assert_eq!(kids, expected);
+    assert_eq!(app.state.keys.current().signing.kid, old);
+
+    // ... and signs with it from the hand-over.
+    app.state
+        .keys
+        .refresh_at(
+            &app.state.pool,
+            handover.to_utc() + chrono::Duration::seconds(1),
+        )
+        .await
+        .expect("hand over");
+    assert_eq!(app.state.keys.current().signing.kid, new);
 }

@@ -276,6 +276,7 @@ impl Issuer {
 
 pub struct AuthService {
     pub url: String,
+    pub config: auth_service::Config,
     pub state: auth_service::AppState,
     pub server: ServerHandle,
 }
@@ -301,7 +302,12 @@ pub async fn start_auth_service(
         .expect("auth-service builds");
     let state = application.state().clone();
     let server = ServerHandle::spawn(|stop| application.run_until_stopped(stop));
-    AuthService { url, state, server }
+    AuthService {
+        url,
+        config,
+        state,
+        server,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

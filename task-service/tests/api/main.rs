@@ -12,6 +12,7 @@ mod migrations;
 mod openapi_doc;
 mod ops;
 mod revocation;
+mod rotation;
 mod tasks;
 mod text;
 mod tokens;
