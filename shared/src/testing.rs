@@ -149,6 +149,16 @@ pub async fn problem(res: Response, status: StatusCode, code: &str) -> Value {
     body
 }
 
+/// Asserts a 422 `validation_failed` naming exactly one field error: `field` with `code`.
+pub async fn field_refused(res: Response, field: &str, code: &str) {
+    let body = problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(
+        field_codes(&body),
+        [(field.to_owned(), code.to_owned())],
+        "{body}"
+    );
+}
+
 /// The `(field, code)` pairs of a validation problem.
 pub fn field_codes(body: &Value) -> Vec<(String, String)> {
     body["errors"]

@@ -4,9 +4,10 @@
 //! so.
 
 use reqwest::{Response, StatusCode};
+use shared::testing::field_refused;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, field_codes, problem, spawn, unique_email};
+use crate::helpers::{PASSWORD, TestApp, spawn, unique_email};
 
 async fn post_raw(app: &TestApp, path: &str, body: &str) -> Response {
     app.client
@@ -16,15 +17,6 @@ async fn post_raw(app: &TestApp, path: &str, body: &str) -> Response {
         .send()
         .await
         .expect("request")
-}
-
-async fn refused(res: Response, field: &str, code: &str) {
-    let body = problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    assert_eq!(
-        field_codes(&body),
-        [(field.to_owned(), code.to_owned())],
-        "{body}"
-    );
 }
 
 #[tokio::test]
@@ -37,28 +29,28 @@ async fn nul_in_an_email_is_a_field_error_not_a_server_error() {
             &json!({"email": "\u{0}", "password": PASSWORD}),
         )
         .await;
-    refused(res, "email", "control_character").await;
+    field_refused(res, "email", "control_character").await;
     let res = app
         .post_json(
             "/api/auth/signin",
             &json!({"email": "a\u{0}@example.com", "password": PASSWORD}),
         )
         .await;
-    refused(res, "email", "control_character").await;
+    field_refused(res, "email", "control_character").await;
     let res = app
         .signup(&format!("a\u{0}{}", unique_email()), PASSWORD)
         .await;
-    refused(res, "email", "control_character").await;
+    field_refused(res, "email", "control_character").await;
     let res = app
         .post_json(
             "/api/auth/signup",
             &json!({"email": unique_email(), "password": PASSWORD, "name": "Ada\u{0}"}),
         )
         .await;
-    refused(res, "name", "control_character").await;
+    field_refused(res, "name", "control_character").await;
     // Tokens too (the refresh body is parsed by the same function).
     let res = app.refresh("\u{0}").await;
-    refused(res, "refresh_token", "control_character").await;
+    field_refused(res, "refresh_token", "control_character").await;
 }
 
 #[tokio::test]
@@ -82,7 +74,7 @@ async fn control_characters_and_lone_surrogates_are_refused_in_every_field() {
             "invalid_unicode",
         ),
     ] {
-        refused(post_raw(&app, "/api/auth/signin", &body).await, field, code).await;
+        field_refused(post_raw(&app, "/api/auth/signin", &body).await, field, code).await;
     }
     // The account itself is fine.
     assert_eq!(app.signin(&email, PASSWORD).await.status(), StatusCode::OK);

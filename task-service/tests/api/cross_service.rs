@@ -5,9 +5,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::testing::TestDb;
-use task_service::auth::KeySource;
 
-use crate::helpers::{Issuer, Options, fast_jwks, refused, spawn_on, start_auth_service, titles};
+use crate::helpers::{refused, start_auth_service, task_service_for, titles};
 
 #[tokio::test]
 async fn signup_then_create_and_list_tasks_across_both_services() {
@@ -15,23 +14,7 @@ async fn signup_then_create_and_list_tasks_across_both_services() {
     let auth = start_auth_service(&db.url, |_| {}).await;
 
     // The task-service discovers the JWKS from the real auth-service's metadata.
-    let mut config = task_service::Config::for_database(&db.url);
-    config.auth_issuer = auth.url.clone();
-    let jwks = fast_jwks(KeySource::Discovery {
-        issuer: auth.url.clone(),
-    });
-    // The stand-in issuer is not used here; the real one is.
-    let unused = Issuer::reserve(&[]).await;
-    let app = spawn_on(
-        db,
-        unused,
-        Options {
-            jwks,
-            config,
-            wait_ready: true,
-        },
-    )
-    .await;
+    let app = task_service_for(&auth, db, |jwks| jwks).await;
 
     let client = reqwest::Client::new();
     let email = format!("cross-{}@example.com", uuid::Uuid::new_v4().simple());

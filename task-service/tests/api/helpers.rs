@@ -310,6 +310,30 @@ pub async fn start_auth_service(
     }
 }
 
+/// The task-service trusting the real `auth`, on `db` (shared with the auth-service, each in its
+/// schema), its JWKS found by discovery; `jwks` adjusts the key-cache settings.
+pub async fn task_service_for(
+    auth: &AuthService,
+    db: TestDb,
+    jwks: impl FnOnce(JwksSettings) -> JwksSettings,
+) -> TestApp {
+    let mut config = Config::for_database(&db.url);
+    config.auth_issuer = auth.url.clone();
+    let settings = jwks(fast_jwks(KeySource::Discovery {
+        issuer: auth.url.clone(),
+    }));
+    spawn_on(
+        db,
+        Issuer::reserve(&[]).await,
+        Options {
+            jwks: settings,
+            config,
+            wait_ready: true,
+        },
+    )
+    .await
+}
+
 // ---------------------------------------------------------------------------------------------
 // The service under test
 

@@ -8,32 +8,10 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::testing::TestDb;
-use task_service::auth::KeySource;
 
-use crate::helpers::{
-    AuthService, Issuer, Options, TestApp, fast_jwks, spawn_on, start_auth_service,
-};
+use crate::helpers::{TestApp, start_auth_service, task_service_for};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-/// The task-service trusting `auth`, on `db` (shared with the auth-service, each in its schema).
-async fn task_service_for(auth: &AuthService, db: TestDb) -> TestApp {
-    let mut config = task_service::Config::for_database(&db.url);
-    config.auth_issuer = auth.url.clone();
-    let jwks = fast_jwks(KeySource::Discovery {
-        issuer: auth.url.clone(),
-    });
-    spawn_on(
-        db,
-        Issuer::reserve(&[]).await,
-        Options {
-            jwks,
-            config,
-            wait_ready: true,
-        },
-    )
-    .await
-}
 
 struct Client {
     http: reqwest::Client,
@@ -100,7 +78,7 @@ async fn time_until_refused(tasks: &TestApp, access: &str) -> Duration {
 async fn every_way_of_ending_a_session_makes_its_access_token_401_at_the_task_service_within_5_s() {
     let db = TestDb::new().await;
     let auth = start_auth_service(&db.url, |c| c.refresh_reuse_grace = 1).await;
-    let tasks = task_service_for(&auth, db).await;
+    let tasks = task_service_for(&auth, db, |j| j).await;
     let client = Client {
         http: reqwest::Client::new(),
         auth: auth.url.clone(),
@@ -236,7 +214,7 @@ async fn an_account_deleted_while_the_task_service_was_down_loses_its_tasks_when
         http: reqwest::Client::new(),
         auth: auth.url.clone(),
     };
-    let tasks = task_service_for(&auth, db).await;
+    let tasks = task_service_for(&auth, db, |j| j).await;
 
     let doomed = client.sign_up(&email()).await;
     let kept = client.sign_up(&email()).await;
@@ -289,7 +267,7 @@ async fn an_account_deleted_while_the_task_service_was_down_loses_its_tasks_when
 
     // It comes back (a new process on the same database) and catches up.
     drop(issuer);
-    let tasks = task_service_for(&auth, db).await;
+    let tasks = task_service_for(&auth, db, |j| j).await;
     let started = Instant::now();
     while count(doomed_id).await > 0 {
         assert!(

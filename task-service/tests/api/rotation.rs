@@ -10,9 +10,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use shared::testing::TestDb;
-use task_service::auth::{JwksSettings, KeySource};
+use task_service::auth::JwksSettings;
 
-use crate::helpers::{Issuer, Options, fast_jwks, spawn_on, start_auth_service};
+use crate::helpers::{start_auth_service, task_service_for};
 
 const WORKERS: usize = 4;
 
@@ -45,26 +45,13 @@ async fn keys_rotate_under_continuous_traffic_fails_no_request() {
         c.rsa_key_bits = 2048;
     })
     .await;
-    let mut config = task_service::Config::for_database(&db.url);
-    config.auth_issuer = auth.url.clone();
     // The verifier honours the JWKS max-age as deployed (only the floor is lowered to match it).
-    let jwks = JwksSettings {
+    let app = task_service_for(&auth, db, |jwks| JwksSettings {
         min_refresh: Duration::from_secs(1),
         max_refresh: Duration::from_secs(5),
         default_refresh: Duration::from_secs(1),
-        ..fast_jwks(KeySource::Discovery {
-            issuer: auth.url.clone(),
-        })
-    };
-    let app = spawn_on(
-        db,
-        Issuer::reserve(&[]).await,
-        Options {
-            jwks,
-            config,
-            wait_ready: true,
-        },
-    )
+        ..jwks
+    })
     .await;
     let old = auth.state.keys.current().signing.kid.clone();
 

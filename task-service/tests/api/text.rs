@@ -5,6 +5,7 @@
 //! refused with the field or parameter named.
 
 use reqwest::{Method, Response, StatusCode};
+use shared::testing::field_refused;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, User, field_codes, problem, spawn};
@@ -19,15 +20,6 @@ async fn send_raw(app: &TestApp, method: Method, path: &str, user: &User, body: 
         .send()
         .await
         .expect("request")
-}
-
-async fn refused(res: Response, field: &str, code: &str) {
-    let body = problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    assert_eq!(
-        field_codes(&body),
-        [(field.to_owned(), code.to_owned())],
-        "{body}"
-    );
 }
 
 async fn task_count(app: &TestApp, user: &User) -> usize {
@@ -83,7 +75,7 @@ async fn nul_is_a_field_error_on_every_route_that_stores_text() {
     ];
     for (method, path, body, field) in cases {
         let res = send_raw(&app, method.clone(), &path, &user, body).await;
-        refused(res, field, "control_character").await;
+        field_refused(res, field, "control_character").await;
     }
     // Nothing was stored or changed.
     assert_eq!(task_count(&app, &user).await, 1);
@@ -106,7 +98,7 @@ async fn other_control_characters_are_refused_and_tab_and_line_breaks_kept() {
         r#"{"title": "a\u009Fb"}"#,
     ] {
         let res = send_raw(&app, Method::POST, "/api/tasks", &user, body).await;
-        refused(res, "title", "control_character").await;
+        field_refused(res, "title", "control_character").await;
     }
     let res = app
         .create(
@@ -133,7 +125,7 @@ async fn other_control_characters_are_refused_and_tab_and_line_breaks_kept() {
 }
 
 #[tokio::test]
-async fn lone_surrogates_huge_numbers_duplicates_and_trailing_bytes_are_refused() {
+async fn lone_surrogates_huge_numbers_duplicates_and_trailing_bytes_are_field_refused() {
     let app = spawn().await;
     let user = app.new_user();
     let id = app.create_task(&user, "t").await["id"]
@@ -142,7 +134,7 @@ async fn lone_surrogates_huge_numbers_duplicates_and_trailing_bytes_are_refused(
         .to_owned();
     for body in [r#"{"title": "\ud800"}"#, r#"{"title": "a\udc00b"}"#] {
         let res = send_raw(&app, Method::POST, "/api/tasks", &user, body).await;
-        refused(res, "title", "invalid_unicode").await;
+        field_refused(res, "title", "invalid_unicode").await;
     }
     let res = send_raw(
         &app,
@@ -152,7 +144,7 @@ async fn lone_surrogates_huge_numbers_duplicates_and_trailing_bytes_are_refused(
         r#"{"title": "t", "completed": 1e400}"#,
     )
     .await;
-    refused(res, "completed", "out_of_range").await;
+    field_refused(res, "completed", "out_of_range").await;
     let res = send_raw(
         &app,
         Method::POST,
@@ -161,7 +153,7 @@ async fn lone_surrogates_huge_numbers_duplicates_and_trailing_bytes_are_refused(
         r#"{"title": "a", "title": "b"}"#,
     )
     .await;
-    refused(res, "title", "duplicate_field").await;
+    field_refused(res, "title", "duplicate_field").await;
     let res = send_raw(
         &app,
         Method::POST,
@@ -244,7 +236,7 @@ async fn title_and_search_lengths_count_what_was_sent() {
             json!({"title": format!("{} ", "x".repeat(200))}),
         )
         .await;
-    refused(res, "title", "too_long").await;
+    field_refused(res, "title", "too_long").await;
     let padded = format!("?q={}", "+".repeat(201));
     problem(
         app.list(&user, &padded).await,
@@ -261,7 +253,7 @@ async fn a_body_is_an_object_not_an_array_of_its_fields() {
     // serde would read `["x", null]` as a CreateTask; the document says object.
     for body in [r#"["x", null]"#, r#"["x"]"#, "[]"] {
         let res = send_raw(&app, Method::POST, "/api/tasks", &user, body).await;
-        refused(res, "", "invalid_type").await;
+        field_refused(res, "", "invalid_type").await;
     }
     assert_eq!(task_count(&app, &user).await, 0);
 }
