@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 use shared::settings::{BaseCommand, DbArgs, HttpArgs, LogArgs};
 
+use crate::client_ip::TrustedProxies;
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "auth-service",
@@ -106,17 +108,29 @@ pub struct Config {
     #[arg(long, env = "MAX_CONCURRENT_HASHES", default_value_t = 0)]
     pub max_concurrent_hashes: usize,
 
-    /// Sign-up and sign-in attempts allowed per client IP per minute.
+    /// Attempts per client IP (IPv6: per /64) per minute at sign-up, sign-in, refresh, password
+    /// change and account deletion, shared by every replica (0: off).
     #[arg(long, env = "RATE_LIMIT_PER_IP", default_value_t = 60)]
     pub rate_limit_per_ip: u32,
 
-    /// Sign-in attempts allowed per email address per minute (slows credential stuffing).
+    /// Sign-in attempts per account (email address) per minute, shared by every replica (0: off).
     #[arg(long, env = "RATE_LIMIT_PER_EMAIL", default_value_t = 10)]
     pub rate_limit_per_email: u32,
 
-    /// Take the client IP from the last `X-Forwarded-For` hop (only behind a trusted proxy).
-    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
-    pub trust_forwarded_for: bool,
+    /// Sign-in attempts per minute from a browser that signed in to that account before (its
+    /// device cookie): its own budget, so an attack on the account cannot lock its owner out.
+    #[arg(long, env = "RATE_LIMIT_PER_DEVICE", default_value_t = 10)]
+    pub rate_limit_per_device: u32,
+
+    /// Networks of your reverse proxies (comma-separated CIDRs or addresses). Only a request
+    /// from one of them has its client IP taken from `Forwarded` / `X-Forwarded-For` (the
+    /// right-most hop that is not itself a trusted proxy). Unset: the socket address, always.
+    #[arg(long, env = "TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<TrustedProxies>,
+
+    /// Days the security events (`GET /api/auth/events`) are kept.
+    #[arg(long, env = "EVENT_RETENTION_DAYS", default_value_t = 180, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub event_retention_days: u32,
 
     /// Seconds a session may go unused (no refresh) before it ends (14 days), besides its
     /// absolute lifetime REFRESH_TOKEN_TTL.

@@ -38,6 +38,20 @@ impl From<Problem> for ApiError {
     }
 }
 
+impl From<crate::password::HashError> for ApiError {
+    fn from(err: crate::password::HashError) -> Self {
+        match err {
+            crate::password::HashError::Busy => {
+                tracing::warn!("password-check queue full; refusing at once");
+                ApiError::NotReady(
+                    "Too many sign-ins are being checked right now; try again in a moment.",
+                )
+            }
+            crate::password::HashError::Failed(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         // An outage, not a bug: answer 503 so clients retry.

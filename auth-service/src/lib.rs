@@ -4,6 +4,7 @@
 //! `main.rs` only parses the command line and calls [`Application::build`]; tests build the very
 //! same application and serve it on port 0 through the same server, layers and shutdown.
 
+pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -40,8 +41,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     AppState::build(config, pool).await
 }
 
-/// Background upkeep every `KEY_CHECK_INTERVAL`: key rotation and pick-up, rate-limiter memory,
-/// and about hourly the purge of ended sessions and old revocations.
+/// Background upkeep every `KEY_CHECK_INTERVAL`: key rotation and pick-up; about hourly, the
+/// purge of rows nothing can need any more.
 fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(state.settings.key_check_secs));
@@ -53,20 +54,39 @@ fn spawn_maintenance(state: AppState) -> tokio::task::JoinHandle<()> {
             if let Err(e) = state.keys.refresh_at(&state.pool, chrono::Utc::now()).await {
                 tracing::warn!(error = %e, "signing key refresh failed; keeping the current keys");
             }
-            state.limits.housekeeping();
             if rounds.is_multiple_of(3600 / state.settings.key_check_secs.clamp(1, 3600)) {
-                match db::sessions::purge_ended(&state.pool).await {
-                    Ok(n) if n > 0 => tracing::info!(sessions = n, "purged ended sessions"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "session purge failed"),
-                }
-                let lifetime = state.settings.issuer.ttl.num_seconds() + 300;
-                if let Err(e) = db::revocations::purge(&state.pool, lifetime).await {
-                    tracing::warn!(error = %e, "revocation feed purge failed");
-                }
+                purge(&state).await;
             }
         }
     })
+}
+
+/// The hourly part of the upkeep: rows nothing can need any more.
+async fn purge(state: &AppState) {
+    let lifetime = state.settings.issuer.ttl.num_seconds() + 300;
+    let results = [
+        (
+            "ended sessions",
+            db::sessions::purge_ended(&state.pool).await,
+        ),
+        (
+            "revocations",
+            db::revocations::purge(&state.pool, lifetime).await,
+        ),
+        ("rate-limit buckets", rate_limit::purge(&state.pool).await),
+        ("known devices", db::devices::purge(&state.pool).await),
+        (
+            "security events",
+            db::events::purge(&state.pool, state.settings.event_retention_days).await,
+        ),
+    ];
+    for (what, result) in results {
+        match result {
+            Ok(n) if n > 0 => tracing::info!(rows = n, "purged {what}"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging {what} failed"),
+        }
+    }
 }
 
 /// The service bound to its address, ready to run.

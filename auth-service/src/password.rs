@@ -86,10 +86,32 @@ const SALT_LEN: usize = 16;
 /// (`memory_kib`, 19 MiB by default) from a pool that never holds more than that many buffers.
 /// Allocating it per hash instead lets the allocator keep a freed buffer per thread arena, and
 /// resident memory climbed to about 1 GiB under a sign-in burst in the benchmarks.
+/// Password checks allowed to wait for a permit, per permit: beyond them a request is refused at
+/// once (503 with `Retry-After`) instead of queueing into a timeout.
+const QUEUE_PER_PERMIT: usize = 8;
+
+/// Why a hash or verification did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The queue in front of the hashing threads is full.
+    #[error("too many password checks at once")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<tokio::task::JoinError> for HashError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
 #[derive(Clone)]
 pub struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Bounds running plus waiting computations (`QUEUE_PER_PERMIT` × permits).
+    queue: Arc<Semaphore>,
     max_concurrent: usize,
     /// Working buffers ever allocated (a buffer is allocated only when the pool is empty).
     allocated: Arc<std::sync::atomic::AtomicUsize>,
@@ -135,6 +157,7 @@ impl Hasher {
         let mut hasher = Self {
             params,
             permits: Arc::new(Semaphore::new(max)),
+            queue: Arc::new(Semaphore::new(max * QUEUE_PER_PERMIT)),
             max_concurrent: max,
             allocated: Arc::default(),
             memory: Arc::new(Mutex::new(Vec::new())),
@@ -150,16 +173,40 @@ impl Hasher {
         Ok(hasher)
     }
 
-    pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
-        let permit = self.permits.clone().acquire_owned().await?;
+    /// A place in the queue, then a permit to run: `Busy` at once when the queue is full.
+    async fn admit(
+        &self,
+    ) -> Result<
+        (
+            tokio::sync::OwnedSemaphorePermit,
+            tokio::sync::OwnedSemaphorePermit,
+        ),
+        HashError,
+    > {
+        let place = self
+            .queue
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| HashError::Busy)?;
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| HashError::Failed(e.into()))?;
+        Ok((place, permit))
+    }
+
+    pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
+        let admitted = self.admit().await?;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || {
+        Ok(tokio::task::spawn_blocking(move || {
             // Held by the blocking work, not the request: a client that disconnects mid-hash
             // must not free a permit while the hash (and its 19 MiB) is still running.
-            let _permit = permit;
+            let _admitted = admitted;
             this.hash_now(normalize(&password).expose_secret().as_bytes())
         })
-        .await?
+        .await??)
     }
 
     /// Verifies against `stored`, or against the dummy hash when there is no user, so both
@@ -171,11 +218,11 @@ impl Hasher {
         &self,
         password: SecretString,
         stored: Option<String>,
-    ) -> anyhow::Result<Verified> {
-        let permit = self.permits.clone().acquire_owned().await?;
+    ) -> Result<Verified, HashError> {
+        let admitted = self.admit().await?;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        let verified = tokio::task::spawn_blocking(move || {
+            let _admitted = admitted;
             let is_real = stored.is_some();
             let phc = stored.as_deref().unwrap_or(this.dummy.as_str());
             let normalized = normalize(&password);
@@ -191,12 +238,13 @@ impl Hasher {
                     || params.m_cost() != this.params.m_cost()
                     || params.t_cost() != this.params.t_cost()
                     || params.p_cost() != this.params.p_cost());
-            Ok(Verified {
+            Ok::<_, anyhow::Error>(Verified {
                 matched: matched && is_real,
                 outdated,
             })
         })
-        .await?
+        .await??;
+        Ok(verified)
     }
 
     fn hash_now(&self, password: &[u8]) -> anyhow::Result<String> {
@@ -285,6 +333,37 @@ impl Hasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_the_queue_a_check_is_refused_at_once_not_queued() {
+        let h = Hasher::new(
+            HashParams {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1,
+            },
+            1,
+        )
+        .expect("hasher");
+        // One running and QUEUE_PER_PERMIT - 1 waiting fill the queue ...
+        let running: Vec<_> = (0..QUEUE_PER_PERMIT)
+            .map(|_| {
+                let h = h.clone();
+                tokio::spawn(async move { h.verify("pw".into(), None).await })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // ... so the next is Busy without waiting for any of them.
+        let started = std::time::Instant::now();
+        let refused = h.verify("pw".into(), None).await;
+        assert!(matches!(refused, Err(HashError::Busy)), "not refused");
+        assert!(started.elapsed() < std::time::Duration::from_millis(50));
+        for r in running {
+            assert!(!r.await.expect("join").expect("verify").matched);
+        }
+        // Drained: admitted again.
+        assert!(h.verify("pw".into(), None).await.is_ok());
+    }
 
     #[test]
     fn length_counts_code_points_not_bytes() {

@@ -24,6 +24,8 @@ pub struct Inner {
     pub keys: Keys,
     pub hasher: Hasher,
     pub limits: Limits,
+    /// Whose `Forwarded` / `X-Forwarded-For` to believe (`TRUSTED_PROXIES`).
+    pub proxies: crate::client_ip::TrustedProxies,
     pub settings: Settings,
     /// CORS and request limits, for the router's layers and the refresh cookie's origin check.
     pub http: HttpSettings,
@@ -48,6 +50,7 @@ pub struct Settings {
     pub jwks_max_age: u64,
     /// Seconds between key checks (`KEY_CHECK_INTERVAL`).
     pub key_check_secs: u64,
+    pub event_retention_days: u32,
     /// A session unused this long has ended.
     pub session_idle_secs: u64,
     /// The bearer key of the revocation feed, if it needs one (a secret: `Debug` redacts it).
@@ -92,6 +95,7 @@ impl AppState {
             cookie_samesite: config.cookie_samesite,
             jwks_max_age: config.jwks_max_age,
             key_check_secs: config.key_check_interval,
+            event_retention_days: config.event_retention_days,
             session_idle_secs: config.session_idle_ttl,
             internal_api_key: config
                 .internal_api_key
@@ -102,13 +106,14 @@ impl AppState {
         let limits = Limits::new(
             config.rate_limit_per_ip,
             config.rate_limit_per_email,
-            config.trust_forwarded_for,
+            config.rate_limit_per_device,
         );
         Ok(Self(Arc::new(Inner {
             pool,
             keys,
             hasher,
             limits,
+            proxies: config.trusted_proxies.clone().unwrap_or_default(),
             settings,
             http: config.http.http_settings(vec![HeaderName::from_static(
                 crate::routes::auth::TRANSPORT_HEADER,

@@ -21,6 +21,8 @@ pub struct TestDb {
     pub url: String,
     name: String,
     admin: PgConnectOptions,
+    /// Drops the database when dropped (false for an [`TestDb::alias`]).
+    owner: bool,
 }
 
 fn admin_options() -> PgConnectOptions {
@@ -46,7 +48,23 @@ impl TestDb {
             .expect("create test database");
         let _ = conn.close().await;
         let url = admin.clone().database(&name).to_url_lossy().to_string();
-        Self { url, name, admin }
+        Self {
+            url,
+            name,
+            admin,
+            owner: true,
+        }
+    }
+
+    /// Another handle on the same database that leaves it in place when dropped: for a second
+    /// replica (or a restart) beside the test's first server.
+    pub fn alias(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            name: self.name.clone(),
+            admin: self.admin.clone(),
+            owner: false,
+        }
     }
 
     /// Connect options for the test database itself.
@@ -57,6 +75,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if !self.owner {
+            return;
+        }
         let admin = self.admin.clone();
         let name = self.name.clone();
         // Drop runs inside the test's runtime; do the async clean-up on a thread of its own.

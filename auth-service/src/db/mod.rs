@@ -1,6 +1,8 @@
 //! SQL, grouped by table. Every table is schema-qualified (`auth.`); handlers call these
 //! functions and never write SQL themselves.
 
+pub mod devices;
+pub mod events;
 pub mod revocations;
 pub mod sessions;
 pub mod signing_keys;

@@ -43,7 +43,7 @@ pub struct Origin<'a> {
 impl Origin<'_> {
     /// The user agent, cut to what the column holds (a client chooses its length) and without
     /// characters Postgres text cannot hold.
-    fn user_agent(&self) -> Option<String> {
+    pub fn user_agent(&self) -> Option<String> {
         self.user_agent
             .map(|ua| {
                 ua.chars()
@@ -169,6 +169,16 @@ async fn rotate_in(
             .bind(p.session_id)
             .execute(&mut *tx)
             .await?;
+            super::events::record(
+                &mut *tx,
+                &super::events::Event {
+                    kind: super::events::Kind::RefreshReuseDetected,
+                    user_id: Some(p.user_id),
+                    session_id: Some(p.session_id),
+                    origin,
+                },
+            )
+            .await?;
             tracing::warn!(session_id = %p.session_id, user_id = %p.user_id, "refresh token reuse detected; session revoked");
             return Ok(Rotation::ReuseDetected);
         }
@@ -201,22 +211,37 @@ async fn rotate_in(
     })
 }
 
-/// Revokes the session `token_hash` belongs to, live or not. Returns whether one was revoked now.
-pub async fn revoke_by_token(pool: &PgPool, token_hash: &[u8]) -> sqlx::Result<bool> {
-    let done = retry::write(pool, |conn| {
+/// Revokes the session `token_hash` belongs to, live or not, and records the sign-out. Returns
+/// the session's id when it was revoked now.
+pub async fn revoke_by_token(
+    pool: &PgPool,
+    token_hash: &[u8],
+    origin: &Origin<'_>,
+) -> sqlx::Result<Option<Uuid>> {
+    retry::transaction(pool, |tx| {
         Box::pin(async move {
-            sqlx::query(
+            let ended: Option<(Uuid, Uuid)> = sqlx::query_as(
                 "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'signout'
                   WHERE id = (SELECT session_id FROM auth.refresh_tokens WHERE token_hash = $1)
-                    AND revoked_at IS NULL",
+                    AND revoked_at IS NULL
+                  RETURNING id, user_id",
             )
             .bind(token_hash)
-            .execute(&mut **conn)
-            .await
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some((session_id, user_id)) = ended {
+                let event = super::events::Event {
+                    kind: super::events::Kind::Signout,
+                    user_id: Some(user_id),
+                    session_id: Some(session_id),
+                    origin,
+                };
+                super::events::record(tx, &event).await?;
+            }
+            Ok(ended.map(|(session_id, _)| session_id))
         })
     })
-    .await?;
-    Ok(done.rows_affected() > 0)
+    .await
 }
 
 /// Deletes sessions that ended more than a day ago (their tokens go with them).

@@ -19,13 +19,14 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::transport;
+use super::auth::{origin, transport};
 use super::authenticated::Authenticated;
+use crate::client_ip::ClientIp;
 use crate::db;
+use crate::db::events::{Event, Kind};
 use crate::db::sessions::EndReason;
 use crate::domain::NewPassword;
 use crate::error::{ApiError, ApiResult};
-use crate::rate_limit::ClientIp;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/signout-all", post(sign_out_all))
         .route("/api/auth/password", post(change_password))
         .route("/api/auth/me", delete(delete_account))
+        .route("/api/auth/events", get(super::events::list))
         // Personal data: never stored by a cache on the way.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -125,12 +127,21 @@ pub async fn list_sessions(
     ))]
 pub async fn end_session(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
     caller: Authenticated,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     if !db::sessions::end_one(&state.pool, caller.user.id, id, EndReason::EndedByUser).await? {
         return Err(Problem::not_found().into());
     }
+    let event = Event {
+        kind: Kind::SessionEnded,
+        user_id: Some(caller.user.id),
+        session_id: Some(id),
+        origin: &origin(&headers, ip),
+    };
+    db::events::record_alone(&state.pool, &event).await?;
     tracing::info!(session_id = %id, "session ended by its user");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -145,6 +156,7 @@ pub async fn end_session(
     ))]
 pub async fn sign_out_all(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     caller: Authenticated,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
@@ -158,13 +170,20 @@ pub async fn sign_out_all(
         shared::extract::parse_json(&body)?
     };
     let keep = req.keep_current.then_some(caller.session_id);
-    let ended = retry::write(&state.pool, |conn| {
-        Box::pin(db::sessions::end_all(
-            conn,
-            caller.user.id,
-            keep,
-            EndReason::SignoutAll,
-        ))
+    let origin = origin(&headers, ip);
+    let ended = retry::transaction(&state.pool, |tx| {
+        Box::pin(async {
+            let ended =
+                db::sessions::end_all(tx, caller.user.id, keep, EndReason::SignoutAll).await?;
+            let event = Event {
+                kind: Kind::Signout,
+                user_id: Some(caller.user.id),
+                session_id: Some(caller.session_id),
+                origin: &origin,
+            };
+            db::events::record(tx, &event).await?;
+            Ok::<_, sqlx::Error>(ended)
+        })
     })
     .await?;
     tracing::info!(
@@ -187,10 +206,11 @@ pub async fn sign_out_all(
 pub async fn change_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
     caller: Authenticated,
     Json(req): Json<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    state.limits.check_ip(ip)?;
+    state.limits.check_ip(&state.pool, ip).await?;
     let new_password = NewPassword::parse(req.new_password)
         .await?
         .map_err(|e| FieldError::new("new_password", &e.code, e.message));
@@ -204,10 +224,20 @@ pub async fn change_password(
     let new_password = new_password.map_err(|e| ApiError::Validation(vec![e]))?;
     let hash = state.hasher.hash(new_password.into_secret()).await?;
     let (user_id, keep) = (caller.user.id, caller.session_id);
+    let origin = origin(&headers, ip);
     let ended = retry::transaction(&state.pool, |tx| {
         Box::pin(async {
             db::users::update_hash(tx, user_id, &hash).await?;
-            db::sessions::end_all(tx, user_id, Some(keep), EndReason::PasswordChanged).await
+            let ended =
+                db::sessions::end_all(tx, user_id, Some(keep), EndReason::PasswordChanged).await?;
+            let event = Event {
+                kind: Kind::PasswordChanged,
+                user_id: Some(user_id),
+                session_id: Some(keep),
+                origin: &origin,
+            };
+            db::events::record(tx, &event).await?;
+            Ok::<_, sqlx::Error>(ended)
         })
     })
     .await?;
@@ -231,7 +261,7 @@ pub async fn delete_account(
     jar: CookieJar,
     Json(req): Json<DeleteAccountRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    state.limits.check_ip(ip)?;
+    state.limits.check_ip(&state.pool, ip).await?;
     check_password(&state, caller.user.id, req.password, "password").await?;
     // Sessions go with the user (ON DELETE CASCADE); the deletion is recorded in the revocation
     // feed by a trigger in the same transaction, which is how the task-service learns of it.

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod auth;
 pub mod authenticated;
+pub mod events;
 pub mod health;
 pub mod internal;
 pub mod wellknown;

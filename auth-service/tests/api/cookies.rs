@@ -20,7 +20,26 @@ async fn public_issuer_app() -> TestApp {
     .await
 }
 
+/// The Set-Cookie headers about the refresh token (the device cookie is `device_cookies`').
 fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    all_cookies(res)
+        .into_iter()
+        .filter(|c| !is_device(c))
+        .collect()
+}
+
+fn device_cookies(res: &reqwest::Response) -> Vec<String> {
+    all_cookies(res)
+        .into_iter()
+        .filter(|c| is_device(c))
+        .collect()
+}
+
+fn is_device(set_cookie: &str) -> bool {
+    set_cookie.starts_with("device=") || set_cookie.starts_with("__Secure-device=")
+}
+
+fn all_cookies(res: &reqwest::Response) -> Vec<String> {
     res.headers()
         .get_all("set-cookie")
         .iter()
@@ -91,6 +110,20 @@ async fn a_public_issuer_gets_a_secure_prefixed_cookie_by_default() {
     let app = public_issuer_app().await;
     let res = signup_for_cookie(&app, None).await;
     assert_eq!(res.status(), StatusCode::CREATED);
+    let devices = device_cookies(&res);
+    assert_eq!(devices.len(), 1, "{devices:?}");
+    assert!(devices[0].starts_with("__Secure-device="), "{devices:?}");
+    for expected in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/api/auth/signin",
+    ] {
+        assert!(
+            attrs(&devices[0]).iter().any(|a| a == expected),
+            "{devices:?}"
+        );
+    }
     let cookies = set_cookies(&res);
     assert_eq!(cookies.len(), 1, "{cookies:?}");
     let cookie = &cookies[0];
@@ -145,6 +178,12 @@ async fn a_public_issuer_gets_a_secure_prefixed_cookie_by_default() {
 async fn a_loopback_http_issuer_keeps_the_plain_cookie_name_without_secure() {
     let app = spawn().await; // issuer http://localhost:8081, COOKIE_SECURE=auto
     let res = signup_for_cookie(&app, None).await;
+    let devices = device_cookies(&res);
+    assert!(
+        devices.len() == 1 && devices[0].starts_with("device="),
+        "{devices:?}"
+    );
+    assert!(!attrs(&devices[0]).iter().any(|a| a == "Secure"));
     let cookies = set_cookies(&res);
     assert_eq!(cookies.len(), 1, "{cookies:?}");
     assert!(cookies[0].starts_with("refresh_token="), "{cookies:?}");

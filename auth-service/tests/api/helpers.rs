@@ -34,6 +34,7 @@ pub fn test_config(url: &str) -> Config {
     // Rate limits get their own test; elsewhere they would only make tests flaky.
     config.rate_limit_per_ip = 0;
     config.rate_limit_per_email = 0;
+    config.rate_limit_per_device = 0;
     config
 }
 

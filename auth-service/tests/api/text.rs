@@ -4,8 +4,8 @@
 //! so.
 
 use reqwest::{Response, StatusCode};
-use shared::testing::field_refused;
 use serde_json::{Value, json};
+use shared::testing::field_refused;
 
 use crate::helpers::{PASSWORD, TestApp, spawn, unique_email};
 

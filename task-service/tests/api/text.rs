@@ -5,8 +5,8 @@
 //! refused with the field or parameter named.
 
 use reqwest::{Method, Response, StatusCode};
-use shared::testing::field_refused;
 use serde_json::{Value, json};
+use shared::testing::field_refused;
 
 use crate::helpers::{TestApp, User, field_codes, problem, spawn};
 

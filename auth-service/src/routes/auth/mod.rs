@@ -20,10 +20,11 @@ use shared::{FieldError, Problem};
 use tower_http::set_header::SetResponseHeaderLayer;
 use uuid::Uuid;
 
+use crate::client_ip::ClientIp;
 use crate::db;
+use crate::db::events::{Event, Kind};
 use crate::domain::{Email, NewPassword, UserName, sign_in_email};
 use crate::error::{ApiError, ApiResult};
-use crate::rate_limit::ClientIp;
 use crate::refresh_token;
 use crate::routes::authenticated::Authenticated;
 use crate::state::AppState;
@@ -65,7 +66,7 @@ pub async fn signup(
     jar: CookieJar,
     Json(req): Json<SignupRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    state.limits.check_ip(ip)?;
+    state.limits.check_ip(&state.pool, ip).await?;
     let mut errors: Vec<FieldError> = Vec::new();
     let email = Email::parse(&req.email).map_err(|e| errors.push(e)).ok();
     let name = UserName::parse(req.name.as_deref())
@@ -82,6 +83,7 @@ pub async fn signup(
 
     let hash = state.hasher.hash(password.into_secret()).await?;
     let origin = origin(&headers, ip);
+    let device = refresh_token::new_token()?;
     let (user, issued) = retry::transaction(&state.pool, |tx| {
         Box::pin(create_account(
             &state,
@@ -90,10 +92,12 @@ pub async fn signup(
             name.as_ref(),
             &hash,
             &origin,
+            &device.hash,
         ))
     })
     .await?;
     tracing::info!(user_id = %user.id, "user signed up");
+    let jar = jar.add(transport::device_cookie(&state, device.token));
     Ok((
         StatusCode::CREATED,
         respond(&state, &headers, jar, issued, Some(user.into())),
@@ -116,15 +120,31 @@ pub async fn signin(
     jar: CookieJar,
     Json(req): Json<SigninRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    state.limits.check_ip(ip)?;
+    state.limits.check_ip(&state.pool, ip).await?;
     let email = sign_in_email(&req.email);
-    state
-        .limits
-        .check_email(email.as_deref().unwrap_or(req.email.trim()))?;
     let found = match &email {
         Some(email) => db::users::credentials_by_email(&state.pool, email).await?,
         None => None,
     };
+    // A browser that signed in to this very account before draws on its own budget. Looked up
+    // whenever a device cookie comes, account or not, so the lookup says nothing either.
+    let presented = transport::presented_device(&state, &jar);
+    let device_owner = match &presented {
+        Some(hash) => db::devices::owner(&state.pool, hash).await?,
+        None => None,
+    };
+    let known_device = presented
+        .as_ref()
+        .filter(|_| device_owner.is_some() && device_owner == found.as_ref().map(|c| c.id));
+    state
+        .limits
+        .check_sign_in(
+            &state.pool,
+            email.as_deref().unwrap_or(req.email.trim()),
+            known_device.map(|h| h.as_slice()),
+        )
+        .await?;
+    let origin = origin(&headers, ip);
     // Always one argon2 verification, against a dummy hash when the email is unknown.
     let verified = state
         .hasher
@@ -133,7 +153,15 @@ pub async fn signin(
             found.as_ref().map(|c| c.password_hash.clone()),
         )
         .await?;
-    let Some(creds) = found.filter(|_| verified.matched) else {
+    let Some(creds) = found.as_ref().filter(|_| verified.matched) else {
+        // Kept for the account's owner to see; an unknown address leaves no trace of itself.
+        let failed = Event {
+            kind: Kind::SigninFailed,
+            user_id: found.as_ref().map(|c| c.id),
+            session_id: None,
+            origin: &origin,
+        };
+        db::events::record_alone(&state.pool, &failed).await?;
         return Err(ApiError::InvalidCredentials);
     };
     if verified.outdated {
@@ -148,15 +176,38 @@ pub async fn signin(
             Err(e) => tracing::warn!(error = %e, "password rehash failed"),
         }
     }
-    let origin = origin(&headers, ip);
-    let issued = retry::write(&state.pool, |conn| {
-        Box::pin(start_session(&state, conn, creds.id, &creds.email, &origin))
+    // A known device keeps its cookie; any other browser is given one now.
+    let new_device = match known_device {
+        Some(_) => None,
+        None => Some(refresh_token::new_token()?),
+    };
+    let device_hash = known_device
+        .or(new_device.as_ref().map(|d| &d.hash))
+        .copied()
+        .unwrap_or_default();
+    let issued = retry::transaction(&state.pool, |tx| {
+        Box::pin(async {
+            let issued = start_session(&state, tx, creds.id, &creds.email, &origin).await?;
+            db::devices::remember(tx, &device_hash, creds.id).await?;
+            let event = Event {
+                kind: Kind::Signin,
+                user_id: Some(creds.id),
+                session_id: Some(issued.session_id),
+                origin: &origin,
+            };
+            db::events::record(tx, &event).await?;
+            Ok::<_, ApiError>(issued)
+        })
     })
     .await?;
+    let jar = match new_device {
+        Some(device) => jar.add(transport::device_cookie(&state, device.token)),
+        None => jar,
+    };
     let user = User {
         id: creds.id,
-        email: creds.email,
-        name: creds.name,
+        email: creds.email.clone(),
+        name: creds.name.clone(),
         created_at: creds.created_at,
     };
     Ok(respond(&state, &headers, jar, issued, Some(user)))
@@ -179,7 +230,7 @@ pub async fn refresh(
     jar: CookieJar,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    state.limits.check_ip(ip)?;
+    state.limits.check_ip(&state.pool, ip).await?;
     let Some(presented) = presented_refresh_token(&state, &headers, &jar, &body)? else {
         return Err(ApiError::InvalidToken);
     };
@@ -213,6 +264,7 @@ pub async fn refresh(
         Utc::now(),
     )?;
     let issued = Issued {
+        session_id,
         access,
         refresh: new.token,
     };
@@ -228,14 +280,20 @@ pub async fn refresh(
     ))]
 pub async fn signout(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     jar: CookieJar,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
     if let Some(token) = presented_refresh_token(&state, &headers, &jar, &body)?
         && refresh_token::looks_valid(token.expose_secret())
-        && db::sessions::revoke_by_token(&state.pool, &refresh_token::hash(token.expose_secret()))
-            .await?
+        && db::sessions::revoke_by_token(
+            &state.pool,
+            &refresh_token::hash(token.expose_secret()),
+            &origin(&headers, ip),
+        )
+        .await?
+        .is_some()
     {
         tracing::info!("session signed out");
     }
@@ -261,6 +319,7 @@ async fn create_account(
     name: Option<&UserName>,
     hash: &str,
     origin: &db::sessions::Origin<'_>,
+    device_hash: &[u8],
 ) -> ApiResult<(db::users::UserRow, Issued)> {
     let user = db::users::insert(
         &mut *tx,
@@ -272,11 +331,19 @@ async fn create_account(
     .await
     .on_constraint(db::users::EMAIL_UNIQUE, || ApiError::EmailTaken)?;
     let issued = start_session(state, &mut *tx, user.id, &user.email, origin).await?;
+    db::devices::remember(tx, device_hash, user.id).await?;
+    let event = Event {
+        kind: Kind::Signup,
+        user_id: Some(user.id),
+        session_id: Some(issued.session_id),
+        origin,
+    };
+    db::events::record(tx, &event).await?;
     Ok((user, issued))
 }
 
-/// Where a request comes from, as the sessions list shows it.
-fn origin(headers: &HeaderMap, ip: std::net::IpAddr) -> db::sessions::Origin<'_> {
+/// Where a request comes from, as the sessions list and the events show it.
+pub(crate) fn origin(headers: &HeaderMap, ip: std::net::IpAddr) -> db::sessions::Origin<'_> {
     db::sessions::Origin {
         user_agent: headers
             .get(header::USER_AGENT)
@@ -304,6 +371,7 @@ async fn start_session(
         Utc::now(),
     )?;
     Ok(Issued {
+        session_id,
         access,
         refresh: token.token,
     })

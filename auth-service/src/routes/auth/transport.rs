@@ -30,8 +30,9 @@ pub const COOKIE_PATH: &str = "/api/auth";
 /// Request header by which a browser asks for the refresh token in the cookie only.
 pub const TRANSPORT_HEADER: &str = "x-refresh-token-transport";
 
-/// A newly issued pair.
+/// A newly issued pair, and the session it belongs to.
 pub struct Issued {
+    pub session_id: uuid::Uuid,
     pub access: String,
     pub refresh: String,
 }
@@ -142,4 +143,37 @@ fn refresh_cookie(state: &AppState, value: String) -> Cookie<'static> {
     let mut cookie = base_cookie(state, value);
     cookie.set_max_age(max_age);
     cookie
+}
+
+/// The device cookie (see `rate_limit`): set after a successful sign-in, sent back to sign-in
+/// only. Its value is a random 256-bit token; the service keeps only its hash.
+pub const DEVICE_COOKIE: &str = "device";
+/// Its name when `Secure`.
+pub const SECURE_DEVICE_COOKIE: &str = "__Secure-device";
+/// A device is remembered for about a year after its last sign-in.
+const DEVICE_MAX_AGE_DAYS: i64 = 365;
+
+fn device_cookie_name(state: &AppState) -> &'static str {
+    if state.settings.cookie_secure {
+        SECURE_DEVICE_COOKIE
+    } else {
+        DEVICE_COOKIE
+    }
+}
+
+/// The hash of the device token the browser presented, if it looks like one of ours.
+pub fn presented_device(state: &AppState, jar: &CookieJar) -> Option<[u8; 32]> {
+    let value = jar.get(device_cookie_name(state))?.value();
+    crate::refresh_token::looks_valid(value).then(|| crate::refresh_token::hash(value))
+}
+
+/// The device cookie carrying `token`.
+pub fn device_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build((device_cookie_name(state), token))
+        .http_only(true)
+        .secure(state.settings.cookie_secure)
+        .same_site(SameSite::Strict)
+        .path("/api/auth/signin")
+        .max_age(time::Duration::days(DEVICE_MAX_AGE_DAYS))
+        .build()
 }
