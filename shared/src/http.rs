@@ -1,6 +1,9 @@
 //! The layers every service wraps its router in, so both answer unknown routes, wrong methods,
-//! panics, timeouts and oversized bodies with the same problem documents, carry a request id, and
-//! never log credentials.
+//! panics, timeouts, oversized bodies and requests past the in-flight bound with the same problem
+//! documents, send the same security headers, carry a request id, and never log credentials.
+
+pub mod headers;
+pub mod in_flight;
 
 use std::time::Duration;
 
@@ -15,7 +18,6 @@ use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::problem::Problem;
@@ -35,6 +37,8 @@ pub struct HttpSettings {
     /// Response headers page scripts may read.
     pub expose_headers: Vec<HeaderName>,
     pub request_timeout: Duration,
+    /// Requests handled at once; more are refused with 503 `not_ready` (see [`in_flight`]).
+    pub max_concurrent_requests: usize,
 }
 
 /// Parses a comma-separated origin list, refusing `*` (credentials are always allowed).
@@ -58,7 +62,8 @@ pub fn parse_origins(list: &str) -> anyhow::Result<Vec<String>> {
     Ok(origins)
 }
 
-/// Adds fallbacks, body limit, timeout, panic catching, CORS, request ids and tracing.
+/// Adds fallbacks, body limit, timeout, panic catching, the in-flight bound, CORS, security
+/// headers, request ids and tracing.
 pub fn finish(router: Router, settings: &HttpSettings) -> Router {
     let origins: Vec<HeaderValue> = settings
         .cors_origins
@@ -89,6 +94,7 @@ pub fn finish(router: Router, settings: &HttpSettings) -> Router {
         .max_age(Duration::from_secs(600));
 
     let timeout = settings.request_timeout;
+    let in_flight = in_flight::InFlight::new(settings.max_concurrent_requests);
     router
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
@@ -118,11 +124,10 @@ pub fn finish(router: Router, settings: &HttpSettings) -> Router {
                         }),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ))
+                .layer(axum::middleware::from_fn(headers::set))
                 .layer(cors)
+                // Inside CORS, so that a browser app can read a refusal's Retry-After.
+                .layer(axum::middleware::from_fn_with_state(in_flight, in_flight::bound))
                 .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
                     tracing::error!("handler panicked");
                     Problem::internal().into_response()

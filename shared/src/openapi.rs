@@ -90,7 +90,7 @@ impl IntoResponses for ServerErrors {
             (
                 "503".to_owned(),
                 problem_with_header(
-                    "`not_ready`: the database or the signing keys are unavailable; `timeout`: the request took too long.",
+                    "`not_ready`: the database or the signing keys are unavailable, or the service is at its bound of requests in flight (`MAX_CONCURRENT_REQUESTS`); `timeout`: the request took too long.",
                     "Retry-After",
                     "Seconds to wait before retrying.",
                 ),

@@ -61,6 +61,11 @@ pub struct HttpArgs {
     /// Open client connections served at once; further ones wait in the listen backlog.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+
+    /// Requests handled at once; past it a request is answered 503 `not_ready` with
+    /// `Retry-After` at once, never queued (`/healthz` excepted).
+    #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_concurrent_requests: u64,
 }
 
 impl HttpArgs {
@@ -74,6 +79,8 @@ impl HttpArgs {
             allow_headers,
             expose_headers: Vec::new(),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
+            max_concurrent_requests: usize::try_from(self.max_concurrent_requests)
+                .unwrap_or(usize::MAX),
         })
     }
 
