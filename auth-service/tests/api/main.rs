@@ -8,6 +8,7 @@ mod account;
 mod accounts;
 mod cookies;
 mod errors;
+mod hardening;
 mod keys;
 mod refresh_model;
 mod sessions;

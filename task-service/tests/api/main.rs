@@ -4,6 +4,7 @@
 mod binary;
 mod compat;
 mod cross_service;
+mod hardening;
 mod helpers;
 mod isolation;
 mod jwks;
