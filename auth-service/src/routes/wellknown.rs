@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Serialize;
+use shared::openapi::ServerErrors;
 use utoipa::ToSchema;
 
 use crate::signing::Jwks;
@@ -19,7 +20,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "keys",
-    responses((status = 200, description = "Every key a valid token may be signed with (RFC 7517), with `Cache-Control: public, max-age`", body = Jwks)))]
+    responses((status = 200, description = "Every key a valid token may be signed with (RFC 7517), with `Cache-Control: public, max-age`", body = Jwks), ServerErrors))]
 pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     let keys = state.keys.current();
     let cache = HeaderValue::from_str(&format!("public, max-age={}", state.settings.jwks_max_age))
@@ -50,7 +51,7 @@ pub struct Discovery {
 }
 
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "keys",
-    responses((status = 200, description = "Discovery document: issuer and JWKS location", body = Discovery)))]
+    responses((status = 200, description = "Discovery document: issuer and JWKS location", body = Discovery), ServerErrors))]
 pub async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
     let iss = &state.settings.issuer.iss;
     let doc = Discovery {

@@ -211,3 +211,16 @@ fn request_bodies_holding_a_password_never_print_it() {
         assert!(line.contains("REDACTED"), "{line}");
     }
 }
+
+/// Any route can meet the in-flight bound, so every one but liveness documents the 503.
+#[tokio::test]
+async fn every_route_but_liveness_documents_the_503() {
+    let app = spawn().await;
+    let doc: Value = app.get("/openapi.json").await.json().await.expect("json");
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("operations") {
+            let documented = op["responses"].get("503").is_some();
+            assert_eq!(documented, path != "/healthz", "{method} {path}");
+        }
+    }
+}

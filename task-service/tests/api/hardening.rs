@@ -170,3 +170,17 @@ async fn past_the_in_flight_bound_a_request_is_refused_at_once_with_503_and_retr
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Any route can meet the in-flight bound, so every one but liveness documents the 503.
+#[tokio::test]
+async fn every_route_but_liveness_documents_the_503() {
+    let app = spawn().await;
+    let res = app.send(Method::GET, "/openapi.json", None, None).await;
+    let doc: serde_json::Value = res.json().await.expect("json");
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("operations") {
+            let documented = op["responses"].get("503").is_some();
+            assert_eq!(documented, path != "/healthz", "{method} {path}");
+        }
+    }
+}
