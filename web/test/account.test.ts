@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AccountClient } from "../src/api/account";
 import { ApiError } from "../src/api/errors";
 import { SessionManager } from "../src/api/session";
-import { AUTH, FakeServer, problem, someSessions } from "./fakes";
+import { AUTH, FakeServer, manyEvents, problem, someEvents, someSessions } from "./fakes";
 
 let disposers: (() => void)[] = [];
 afterEach(() => {
@@ -33,6 +33,29 @@ describe("AccountClient", () => {
     expect(call.headers.get("Accept")).toBe("application/json");
     expect(call.credentials).toBe("include");
     expect(call.body).toBeNull();
+  });
+
+  it("lists the security events a page at a time, with limit and cursor in the query", async () => {
+    const { server, client } = await signedIn();
+    expect(await client.listEvents()).toEqual({ items: someEvents(), next_cursor: null });
+    expect(last(server)).toMatchObject({ method: "GET", url: `${AUTH}/api/auth/events`, body: null });
+    expect(last(server).headers.get("Authorization")).toBe("Bearer at-1");
+
+    server.events = manyEvents(5);
+    const first = await client.listEvents({ limit: 3 });
+    expect(last(server).url).toBe(`${AUTH}/api/auth/events?limit=3`);
+    expect(first.items.map((e) => e.id)).toEqual(server.events.slice(0, 3).map((e) => e.id));
+    expect(first.next_cursor).toBe(server.events[2]!.id);
+    const second = await client.listEvents({ limit: 3, cursor: first.next_cursor });
+    expect(last(server).url).toBe(`${AUTH}/api/auth/events?limit=3&cursor=${first.next_cursor}`);
+    expect(second).toEqual({ items: server.events.slice(3), next_cursor: null });
+  });
+
+  it("passes a refused events query on as an ApiError", async () => {
+    const { client } = await signedIn();
+    const err = await client.listEvents({ cursor: "not-one-it-issued" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe("invalid_query");
   });
 
   it("ends one session by its id, and an unknown one (already ended) is no error", async () => {

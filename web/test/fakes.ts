@@ -1,6 +1,6 @@
 /** A fake auth-service and task-service behind one fetch(), with a shared cookie jar, for
  * exercising the token logic without a network. */
-import type { SessionInfo } from "../src/api/account";
+import type { SecurityEvent, SessionInfo } from "../src/api/account";
 import type { ChannelLike, LockManagerLike, User } from "../src/api/session";
 
 export const AUTH = "http://auth.test";
@@ -48,6 +48,41 @@ export function someSessions(): SessionInfo[] {
   ];
 }
 
+const CHROME_LINUX =
+  "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+/** Security events as the fake auth-service lists them, newest first: a failed sign-in from
+ * curl, a password change, a sign-in and the sign-up. */
+export function someEvents(): SecurityEvent[] {
+  const event = (n: number, type: string, at: string, extra: Partial<SecurityEvent> = {}): SecurityEvent => ({
+    id: `20000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
+    type,
+    at,
+    ip: "203.0.113.7",
+    user_agent: CHROME_LINUX,
+    session_id: "10000000-0000-4000-8000-000000000001",
+    ...extra,
+  });
+  return [
+    event(4, "signin_failed", "2026-05-20T11:55:00Z", { ip: "198.51.100.99", user_agent: "curl/8.5.0", session_id: null }),
+    event(3, "password_changed", "2026-05-20T09:00:00Z"),
+    event(2, "signin", "2026-05-19T12:00:00Z"),
+    event(1, "signup", "2026-01-01T00:00:00Z", { ip: null, user_agent: null, session_id: null }),
+  ];
+}
+
+/** `n` sign-ins, newest first, a minute apart before 12:00 on 2026-05-20. */
+export function manyEvents(n: number): SecurityEvent[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `30000000-0000-4000-8000-${String(n - i).padStart(12, "0")}`,
+    type: "signin",
+    at: new Date(Date.parse("2026-05-20T12:00:00Z") - (i + 1) * 60_000).toISOString(),
+    ip: `192.0.2.${(i % 250) + 1}`,
+    user_agent: null,
+    session_id: null,
+  }));
+}
+
 export interface Call {
   method: string;
   url: string;
@@ -85,6 +120,8 @@ export class FakeServer {
   /** The account's password and its sessions, for the account routes. */
   password = "correct horse battery";
   sessions: SessionInfo[] = someSessions();
+  /** Newest first, paged as the real service does: `cursor` is the last id of the page before. */
+  events: SecurityEvent[] = someEvents();
   accountDeleted = false;
 
   get refreshCalls() {
@@ -181,6 +218,8 @@ export class FakeServer {
     switch (`${call.method} ${path}`) {
       case "GET /api/auth/sessions":
         return json(200, this.sessions);
+      case "GET /api/auth/events":
+        return this.eventPage(new URL(call.url).searchParams);
       case "POST /api/auth/signout-all":
         this.sessions = body.keep_current === true ? this.sessions.filter((s) => s.current) : [];
         return noContent();
@@ -188,6 +227,14 @@ export class FakeServer {
         if (body.current_password !== this.password) return wrong("current_password");
         this.password = String(body.new_password);
         this.sessions = this.sessions.filter((s) => s.current);
+        this.events.unshift({
+          id: `20000000-0000-4000-9000-${String(this.events.length).padStart(12, "0")}`,
+          type: "password_changed",
+          at: new Date().toISOString(),
+          ip: "203.0.113.7",
+          user_agent: null,
+          session_id: null,
+        });
         return noContent();
       case "DELETE /api/auth/me":
         if (body.password !== this.password) return wrong("password");
@@ -198,6 +245,20 @@ export class FakeServer {
         return noContent();
     }
     return problem(404, "not_found");
+  }
+
+  private eventPage(query: URLSearchParams): Response {
+    const limit = Number(query.get("limit") ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) return problem(400, "invalid_query");
+    const cursor = query.get("cursor");
+    let start = 0;
+    if (cursor !== null) {
+      start = this.events.findIndex((e) => e.id === cursor) + 1;
+      if (start === 0) return problem(400, "invalid_query");
+    }
+    const items = this.events.slice(start, start + limit);
+    const more = start + limit < this.events.length;
+    return json(200, { items, next_cursor: more ? items.at(-1)!.id : null });
   }
 
   private tasks(call: Call, path: string): Response {

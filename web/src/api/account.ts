@@ -1,5 +1,5 @@
-/** The auth-service's account routes: the signed-in person's sessions, their password and the
- * account itself. Every call carries the session's bearer token (the token's user is the one
+/** The auth-service's account routes: the signed-in person's sessions and security events, their
+ * password and the account itself. Every call carries the session's bearer token (the token's user is the one
  * acted on); what follows for this tab (signing out after a deletion) is the caller's to do. */
 import { problemFromResponse, readJson } from "./errors";
 import type { SessionManager } from "./session";
@@ -15,6 +15,25 @@ export interface SessionInfo {
   ip: string | null;
   /** The session this tab's token belongs to. */
   current: boolean;
+}
+
+/** Something that happened to the account (`GET /api/auth/events`). `type` is a string, not a
+ * union: the service adds types as features land, and an older app must still show them. */
+export interface SecurityEvent {
+  id: string;
+  type: string;
+  /** RFC 3339. */
+  at: string;
+  ip: string | null;
+  user_agent: string | null;
+  /** The session it happened in or to, if any. */
+  session_id: string | null;
+}
+
+export interface EventPage {
+  items: SecurityEvent[];
+  /** The `cursor` for the next (older) page; null on the last one. */
+  next_cursor: string | null;
 }
 
 type Authorized = Pick<SessionManager, "authorizedFetch">;
@@ -47,6 +66,15 @@ export class AccountClient {
   /** The person's live sessions, most recently used first. */
   async listSessions(signal?: AbortSignal): Promise<SessionInfo[]> {
     return readJson<SessionInfo[]>(await this.call("/api/auth/sessions", signal ? { signal } : {}));
+  }
+
+  /** The person's security events, newest first, a page at a time (`limit` 1–200). */
+  async listEvents(query: { limit?: number; cursor?: string | null } = {}, signal?: AbortSignal): Promise<EventPage> {
+    const params = new URLSearchParams();
+    if (query.limit !== undefined) params.set("limit", String(query.limit));
+    if (query.cursor) params.set("cursor", query.cursor);
+    const qs = params.toString();
+    return readJson<EventPage>(await this.call(`/api/auth/events${qs ? `?${qs}` : ""}`, signal ? { signal } : {}));
   }
 
   /** Ends one session; the task-service refuses its access tokens within seconds. */
