@@ -128,6 +128,29 @@ pub struct Config {
     #[arg(long, env = "TRUSTED_PROXIES")]
     pub trusted_proxies: Option<TrustedProxies>,
 
+    /// SMTP server for outgoing mail: `smtp://host:port` (plain, e.g. a local sink),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host` (TLS).
+    /// Unset: mail is written to the log at INFO instead (development only).
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+
+    /// Sender of outgoing mail.
+    #[arg(long, env = "MAIL_FROM", default_value = "Tasks <no-reply@localhost>")]
+    pub mail_from: String,
+
+    /// The web app's address: verification and reset links point at {WEB_URL}/verify-email and
+    /// {WEB_URL}/reset-password.
+    #[arg(long, env = "WEB_URL", default_value = "http://localhost:3000")]
+    pub web_url: String,
+
+    /// Milliseconds between the mail sender's looks at the outbox.
+    #[arg(long, env = "MAIL_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub mail_poll_ms: u64,
+
+    /// Refuse sign-in (403 `email_not_verified`) until the address is verified.
+    #[arg(long, env = "REQUIRE_VERIFIED_EMAIL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub require_verified_email: bool,
+
     /// Days the security events (`GET /api/auth/events`) are kept.
     #[arg(long, env = "EVENT_RETENTION_DAYS", default_value_t = 180, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub event_retention_days: u32,

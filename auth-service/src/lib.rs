@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod kek;
 pub mod keys_command;
+pub mod mail;
 pub mod openapi;
 pub mod password;
 pub mod rate_limit;
@@ -76,6 +77,10 @@ async fn purge(state: &AppState) {
         ("rate-limit buckets", rate_limit::purge(&state.pool).await),
         ("known devices", db::devices::purge(&state.pool).await),
         (
+            "email link tokens",
+            db::email_tokens::purge(&state.pool).await,
+        ),
+        (
             "security events",
             db::events::purge(&state.pool, state.settings.event_retention_days).await,
         ),
@@ -108,5 +113,8 @@ pub async fn with_state(config: &Config, state: AppState) -> anyhow::Result<Appl
     )
     .await?;
     let maintenance = spawn_maintenance(state.clone());
-    Ok(Application::new("auth-service", server, state).with_background(maintenance))
+    let mail = mail::spawn_sender(state.pool.clone(), state.mail.clone())?;
+    Ok(Application::new("auth-service", server, state)
+        .with_background(maintenance)
+        .with_background(mail))
 }

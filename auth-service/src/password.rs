@@ -86,9 +86,10 @@ const SALT_LEN: usize = 16;
 /// (`memory_kib`, 19 MiB by default) from a pool that never holds more than that many buffers.
 /// Allocating it per hash instead lets the allocator keep a freed buffer per thread arena, and
 /// resident memory climbed to about 1 GiB under a sign-in burst in the benchmarks.
-/// Password checks allowed to wait for a permit, per permit: beyond them a request is refused at
-/// once (503 with `Retry-After`) instead of queueing into a timeout.
-const QUEUE_PER_PERMIT: usize = 8;
+/// Password checks allowed to run or wait, per permit: beyond them a request is refused at once
+/// (503 with `Retry-After`) instead of queueing into a timeout. At ~15 ms a hash, 32 per core is
+/// at most about half a second of waiting; a burst of 32 sign-ins at once on 2 cores still fits.
+const QUEUE_PER_PERMIT: usize = 32;
 
 /// Why a hash or verification did not happen.
 #[derive(Debug, thiserror::Error)]

@@ -24,6 +24,7 @@ pub struct Inner {
     pub keys: Keys,
     pub hasher: Hasher,
     pub limits: Limits,
+    pub mail: crate::mail::MailSettings,
     /// Whose `Forwarded` / `X-Forwarded-For` to believe (`TRUSTED_PROXIES`).
     pub proxies: crate::client_ip::TrustedProxies,
     pub settings: Settings,
@@ -51,6 +52,7 @@ pub struct Settings {
     /// Seconds between key checks (`KEY_CHECK_INTERVAL`).
     pub key_check_secs: u64,
     pub event_retention_days: u32,
+    pub require_verified_email: bool,
     /// A session unused this long has ended.
     pub session_idle_secs: u64,
     /// The bearer key of the revocation feed, if it needs one (a secret: `Debug` redacts it).
@@ -96,6 +98,7 @@ impl AppState {
             jwks_max_age: config.jwks_max_age,
             key_check_secs: config.key_check_interval,
             event_retention_days: config.event_retention_days,
+            require_verified_email: config.require_verified_email,
             session_idle_secs: config.session_idle_ttl,
             internal_api_key: config
                 .internal_api_key
@@ -114,6 +117,14 @@ impl AppState {
             hasher,
             limits,
             proxies: config.trusted_proxies.clone().unwrap_or_default(),
+            mail: crate::mail::MailSettings {
+                smtp_url: config.smtp_url.clone(),
+                from: config.mail_from.parse().map_err(|e| {
+                    anyhow::anyhow!("MAIL_FROM ({}) is not a mailbox: {e}", config.mail_from)
+                })?,
+                web_url: config.web_url.trim_end_matches('/').to_owned(),
+                poll: Duration::from_millis(config.mail_poll_ms),
+            },
             settings,
             http: config.http.http_settings(vec![HeaderName::from_static(
                 crate::routes::auth::TRANSPORT_HEADER,

@@ -17,6 +17,8 @@ pub enum Kind {
     SessionEnded,
     RefreshReuseDetected,
     PasswordChanged,
+    PasswordReset,
+    EmailVerified,
 }
 
 impl Kind {
@@ -29,6 +31,8 @@ impl Kind {
             Kind::SessionEnded => "session_ended",
             Kind::RefreshReuseDetected => "refresh_reuse_detected",
             Kind::PasswordChanged => "password_changed",
+            Kind::PasswordReset => "password_reset",
+            Kind::EmailVerified => "email_verified",
         }
     }
 

@@ -2,7 +2,9 @@
 //! functions and never write SQL themselves.
 
 pub mod devices;
+pub mod email_tokens;
 pub mod events;
+pub mod outbox;
 pub mod revocations;
 pub mod sessions;
 pub mod signing_keys;

@@ -266,6 +266,7 @@ pub enum EndReason {
     EndedByUser,
     SignoutAll,
     PasswordChanged,
+    PasswordReset,
 }
 
 impl EndReason {
@@ -274,6 +275,7 @@ impl EndReason {
             EndReason::EndedByUser => "ended_by_user",
             EndReason::SignoutAll => "signout_all",
             EndReason::PasswordChanged => "password_changed",
+            EndReason::PasswordReset => "password_reset",
         }
     }
 }

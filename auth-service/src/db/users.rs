@@ -15,6 +15,7 @@ pub struct UserRow {
     pub email: String,
     pub name: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub email_verified: bool,
 }
 
 #[derive(Debug, FromRow)]
@@ -23,6 +24,7 @@ pub struct Credentials {
     pub email: String,
     pub name: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub email_verified: bool,
     pub password_hash: String,
 }
 
@@ -36,7 +38,7 @@ pub async fn insert(
 ) -> sqlx::Result<UserRow> {
     sqlx::query_as::<_, UserRow>(
         "INSERT INTO auth.users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
-         RETURNING id, email, name, created_at",
+         RETURNING id, email, name, created_at, email_verified_at IS NOT NULL AS email_verified",
     )
     .bind(id)
     .bind(email)
@@ -52,7 +54,8 @@ pub async fn credentials_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Op
     retry::read(pool, |conn| {
         Box::pin(async move {
             sqlx::query_as::<_, Credentials>(
-                "SELECT id, email, name, created_at, password_hash FROM auth.users
+                "SELECT id, email, name, created_at, email_verified_at IS NOT NULL AS email_verified,
+                        password_hash FROM auth.users
                   WHERE lower(normalize(email, NFC)) = lower(normalize($1, NFC))",
             )
             .bind(email)
@@ -87,7 +90,8 @@ pub async fn by_live_session(
     retry::read(pool, |conn| {
         Box::pin(async move {
             sqlx::query_as::<_, UserRow>(
-                "SELECT u.id, u.email, u.name, u.created_at
+                "SELECT u.id, u.email, u.name, u.created_at,
+                        u.email_verified_at IS NOT NULL AS email_verified
                    FROM auth.users u
                    JOIN auth.sessions s ON s.user_id = u.id
                   WHERE u.id = $1 AND s.id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
@@ -129,4 +133,33 @@ pub async fn delete(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
     })
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// A step: marks `email` verified for the user, if it is still their address (the link proves
+/// the address it was sent to, nothing else).
+pub async fn mark_verified(conn: &mut PgConnection, id: Uuid, email: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE auth.users SET email_verified_at = coalesce(email_verified_at, now())
+          WHERE id = $1 AND email = $2",
+    )
+    .bind(id)
+    .bind(email)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The user with this address (as sign-in finds it), for a reset request.
+pub async fn id_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Option<(Uuid, String)>> {
+    retry::read(pool, |conn| {
+        Box::pin(
+            sqlx::query_as(
+                "SELECT id, email FROM auth.users
+                  WHERE lower(normalize(email, NFC)) = lower(normalize($1, NFC))",
+            )
+            .bind(email)
+            .fetch_optional(&mut **conn),
+        )
+    })
+    .await
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod auth;
 pub mod authenticated;
+pub mod email;
 pub mod events;
 pub mod health;
 pub mod internal;
@@ -16,6 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
         .merge(account::router())
+        .merge(email::router())
         .merge(internal::router())
         .merge(wellknown::router())
         .merge(health::router())

@@ -439,12 +439,14 @@ async fn signout_of_one_session_leaves_the_others() {
     );
 }
 
+/// The refresh cookie's Set-Cookie (sign-up and sign-in also set the device cookie).
 fn set_cookie(res: &reqwest::Response) -> String {
     res.headers()
-        .get("set-cookie")
-        .expect("set-cookie")
-        .to_str()
-        .expect("ascii")
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("refresh_token=") || v.starts_with("__Secure-refresh_token="))
+        .expect("a refresh cookie")
         .to_owned()
 }
 

@@ -164,6 +164,14 @@ pub async fn signin(
         db::events::record_alone(&state.pool, &failed).await?;
         return Err(ApiError::InvalidCredentials);
     };
+    if state.settings.require_verified_email && !creds.email_verified {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "email_not_verified",
+            "Confirm your email address first: follow the link we sent, or ask for a new one.",
+        )
+        .into());
+    }
     if verified.outdated {
         // Parameters were raised since this hash was made: upgrade it now that we know the password.
         match state.hasher.hash(req.password).await {
@@ -209,6 +217,7 @@ pub async fn signin(
         email: creds.email.clone(),
         name: creds.name.clone(),
         created_at: creds.created_at,
+        email_verified: creds.email_verified,
     };
     Ok(respond(&state, &headers, jar, issued, Some(user)))
 }
@@ -332,6 +341,7 @@ async fn create_account(
     .on_constraint(db::users::EMAIL_UNIQUE, || ApiError::EmailTaken)?;
     let issued = start_session(state, &mut *tx, user.id, &user.email, origin).await?;
     db::devices::remember(tx, device_hash, user.id).await?;
+    super::email::queue_verification(state, tx, user.id, &user.email).await?;
     let event = Event {
         kind: Kind::Signup,
         user_id: Some(user.id),

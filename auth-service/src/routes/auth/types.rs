@@ -15,6 +15,8 @@ pub struct User {
     pub email: String,
     pub name: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The address was proven by a verification link (`POST /api/auth/email/verify`).
+    pub email_verified: bool,
 }
 
 impl From<db::users::UserRow> for User {
@@ -24,6 +26,7 @@ impl From<db::users::UserRow> for User {
             email: r.email,
             name: r.name,
             created_at: r.created_at,
+            email_verified: r.email_verified,
         }
     }
 }
