@@ -2,14 +2,17 @@ import { useEffect, useRef } from "react";
 import type { AccountClient } from "../api/account";
 import type { SessionManager, User } from "../api/session";
 import { useAnnouncement } from "../hooks/useAnnouncement";
+import { useSecurityEvents } from "../hooks/useSecurityEvents";
 import { useSessions } from "../hooks/useSessions";
 import { navigate } from "../navigation";
 import { ChangePasswordForm } from "./ChangePasswordForm";
 import { DeleteAccountCard } from "./DeleteAccountCard";
+import { SecurityActivityCard } from "./SecurityActivityCard";
 import { SessionsCard } from "./SessionsCard";
 import { SignedInPage } from "./SignedInPage";
 
-/** The Account page: where the person is signed in, their password, and deleting the account.
+/** The Account page: where the person is signed in, their password, what happened to the account
+ * lately, and deleting the account.
  * Puts the pieces together and says what happened in the polite status region. */
 export function AccountScreen({
   session,
@@ -21,13 +24,16 @@ export function AccountScreen({
   user: User;
 }) {
   const sessions = useSessions(account);
+  const events = useSecurityEvents(account);
   const [announcement, announce] = useAnnouncement();
   const headingRef = useRef<HTMLHeadingElement>(null);
 
   useEffect(() => headingRef.current?.focus(), []);
 
+  // Ending sessions and changing the password here are security activity too: the list follows.
   function passwordChanged() {
     sessions.othersEnded();
+    events.reload();
     announce("Password changed. You have been signed out everywhere else.");
   }
 
@@ -47,8 +53,9 @@ export function AccountScreen({
         {user.name && <> ({user.email})</>}
       </p>
 
-      <SessionsCard sessions={sessions} announce={announce} />
+      <SessionsCard sessions={sessions} announce={announce} onChanged={events.reload} />
       <ChangePasswordForm account={account} email={user.email} onChanged={passwordChanged} />
+      <SecurityActivityCard events={events} announce={announce} />
       <DeleteAccountCard account={account} email={user.email} onDeleted={deleted} />
 
       <p className="sr-only" role="status" aria-live="polite">

@@ -1,6 +1,16 @@
 /** The button that fetches the next page (the service's cursor), with the reason the last try
  * failed; the same button then offers to try again. */
-export function LoadMore({ busy, error, onLoadMore }: { busy: boolean; error: string; onLoadMore: () => void }) {
+export function LoadMore({
+  busy,
+  error,
+  onLoadMore,
+  label = "Load more",
+}: {
+  busy: boolean;
+  error: string;
+  onLoadMore: () => void;
+  label?: string;
+}) {
   return (
     <div className="more">
       {error && (
@@ -9,7 +19,7 @@ export function LoadMore({ busy, error, onLoadMore }: { busy: boolean; error: st
         </p>
       )}
       <button type="button" className="btn" onClick={onLoadMore} disabled={busy}>
-        {busy ? "Loading…" : error ? "Try again" : "Load more"}
+        {busy ? "Loading…" : error ? "Try again" : label}
       </button>
     </div>
   );

@@ -1,8 +1,8 @@
 import { useId, type Ref } from "react";
 import type { SessionInfo } from "../api/account";
 import type { SessionsStatus } from "../hooks/useSessions";
-import { fullTime, relativeTime } from "../time";
 import { describeUserAgent, type DeviceKind } from "../userAgent";
+import { When } from "./When";
 
 /** The person's sessions, or why there are none to show: loading, or a failure with a retry. */
 export function SessionList({
@@ -58,14 +58,6 @@ export function SessionList({
         />
       ))}
     </ul>
-  );
-}
-
-function When({ iso, now }: { iso: string | null | undefined; now: number }) {
-  return (
-    <time dateTime={iso ?? undefined} title={fullTime(iso)}>
-      {relativeTime(iso, now)}
-    </time>
   );
 }
 

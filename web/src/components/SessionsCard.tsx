@@ -6,13 +6,16 @@ import { describeUserAgent } from "../userAgent";
 import { SessionList } from "./SessionList";
 
 /** "Where you're signed in": the sessions list, ending one, and ending all but this one. Says
- * what happened through `announce` (the page's polite status region). */
+ * what happened through `announce` (the page's polite status region), and `onChanged` after a
+ * session was ended here. */
 export function SessionsCard({
   sessions: s,
   announce,
+  onChanged,
 }: {
   sessions: ReturnType<typeof useSessions>;
   announce: (message: string) => void;
+  onChanged?: () => void;
 }) {
   const now = useNow();
   const headingId = useId();
@@ -24,6 +27,7 @@ export function SessionsCard({
   async function end(target: SessionInfo) {
     const index = s.sessions.filter((x) => !x.current).findIndex((x) => x.id === target.id);
     if (!(await s.end(target))) return;
+    onChanged?.();
     announce(`Signed out ${describeUserAgent(target.user_agent).label}.`);
     // The button pressed is gone: the keyboard goes to the next Sign out, else the heading.
     requestAnimationFrame(() => {
@@ -35,6 +39,7 @@ export function SessionsCard({
 
   async function endOthers() {
     if (!(await s.endOthers())) return;
+    onChanged?.();
     announce("Signed out everywhere else.");
     headingRef.current?.focus();
   }
