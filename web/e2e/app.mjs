@@ -65,6 +65,39 @@ export async function apiSignIn({ email, password }) {
   return token;
 }
 
+/** Signs in and straight out again through the API, as a non-browser client would: two events
+ * (signin, signout) in the account's security activity. */
+export async function apiSignInAndOut({ email, password }) {
+  const res = await fetch(`${authUrl}/api/auth/signin`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  expect(res.status === 200, `API sign-in answered ${res.status}`);
+  const { refresh_token: refreshToken } = await res.json();
+  const out = await fetch(`${authUrl}/api/auth/signout`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ refresh_token: refreshToken }),
+  });
+  expect(out.status === 204, `API sign-out answered ${out.status}`);
+}
+
+/** At `width` px, nothing on the page is wider than the screen and nothing scrolls sideways. The
+ * viewport stays at that width (the caller puts it back). */
+export async function expectFitsWidth(page, width, height) {
+  await page.setViewportSize({ width, height });
+  await page.waitForTimeout(150);
+  const sticking = await page.evaluate(() =>
+    [...document.querySelectorAll("body *")]
+      .filter((el) => el.getBoundingClientRect().width > 1 && el.getBoundingClientRect().right > window.innerWidth + 0.5)
+      .map((el) => `${el.tagName.toLowerCase()}.${el.className}`),
+  );
+  expect(sticking.length === 0, `at ${width} px these stick out: ${sticking.join(", ")}`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow <= 0, `the page scrolls sideways by ${overflow}px at ${width} px`);
+}
+
 // ---- the Account page ---------------------------------------------------------------------
 
 export const sessionList = (page) => page.getByRole("list", { name: "Sessions" });
@@ -127,3 +160,11 @@ export async function signedOutAtNextRequest(page, since, withinMs) {
   expect(refusedAt, "signed out, but no request was refused by the task-service (a refresh was refused first)");
   return refusedAt - since;
 }
+
+// ---- Security activity (on the Account page) ----------------------------------------------
+
+export const activityCard = (page) => page.getByRole("region", { name: "Security activity" });
+export const eventItems = (page) => activityCard(page).getByRole("list", { name: "Security events" }).getByRole("listitem");
+
+/** The labels of the events on show, newest first ("Signed in", "Failed sign-in attempt, Failed"). */
+export const eventLabels = (page) => eventItems(page).locator(".event-label").allTextContents();

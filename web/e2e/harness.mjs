@@ -22,6 +22,15 @@ export const accessTtl = Number(process.env.E2E_ACCESS_TOKEN_TTL || 0);
 
 export const screenshot = (page, name, options = {}) => page.screenshot({ path: join(resultsDir, name), ...options });
 
+/** A screenshot of one part of the page (a locator), taken from the whole page so that a sticky
+ * header drawn over a scrolled element does not end up in the picture. */
+export async function screenshotOf(page, locator, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const box = await locator.boundingBox();
+  if (!box) throw new Error(`${name}: nothing to take a picture of`);
+  await screenshot(page, name, { fullPage: true, clip: box });
+}
+
 // ---- a tiny static server for dist --------------------------------------------------------
 const TYPES = {
   ".html": "text/html; charset=utf-8",

@@ -12,6 +12,7 @@
 // in; Bob, in a browser profile of his own, sees none of them and pages through a long list.
 // Carol, signed in on two browsers (two profiles), uses the Account page: she ends the other
 // browser's session, signs out everywhere else, changes her password and deletes her account.
+// Dave, in a profile of his own, reads his account's security activity.
 // Each scenario reports on its own (harness.mjs); one that needs an earlier one that did not
 // pass is skipped.
 import {
@@ -22,15 +23,21 @@ import {
   expect,
   runScenarios,
   screenshot,
+  screenshotOf,
   serveDist,
   Skip,
   tasksUrl,
   waitFor,
 } from "./harness.mjs";
 import {
+  activityCard,
   addTask,
   apiSignIn,
+  apiSignInAndOut,
   checkbox,
+  eventItems,
+  eventLabels,
+  expectFitsWidth,
   expectSessionCount,
   expectTitles,
   onTaskScreen,
@@ -50,6 +57,10 @@ const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6
 const alice = { name: "Alice Example", email: `alice-${stamp}@example.com`, password: "violet-otter-harbour-42" };
 const bob = { name: "", email: `bob-${stamp}@example.com`, password: "maple-quartz-lantern-77" };
 const carol = { name: "Carol Example", email: `carol-${stamp}@example.com`, password: "cobalt-heron-meadow-58" };
+const dave = { name: "Dave Example", email: `dave-${stamp}@example.com`, password: "tundra-falcon-pepper-31" };
+/** The Account page's Security activity shows this many events before "Show more"
+ * (useSecurityEvents.ts's EVENTS_PAGE_SIZE). */
+const EVENTS_PAGE = 10;
 /** The contract: a session that ends takes its access tokens with it within 5 s. Polling every
  * ~0.4 s and the refused refresh that follows add the rest. */
 const SIGNED_OUT_WITHIN_MS = 6_500;
@@ -66,6 +77,8 @@ let page2;
 /** Carol's two browsers: a desktop one (where the Account page is used) and a phone. */
 let carolDesk;
 let carolPhone;
+/** Dave's tab, in a profile of his own. */
+let davePage;
 
 const SIGNED_UP = "sign up and add tasks";
 const CHANGED = "complete, edit and delete tasks";
@@ -299,16 +312,7 @@ const scenarios = [
     async run() {
       try {
         for (const width of [375, 320]) {
-          await page.setViewportSize({ ...phone, width });
-          await page.waitForTimeout(150);
-          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-          expect(overflow <= 0, `the page scrolls sideways by ${overflow}px at ${width} px`);
-          const sticking = await page.evaluate(() =>
-            [...document.querySelectorAll("body *")]
-              .filter((el) => el.getBoundingClientRect().width > 1 && el.getBoundingClientRect().right > window.innerWidth + 0.5)
-              .map((el) => `${el.tagName.toLowerCase()}.${el.className}`),
-          );
-          expect(sticking.length === 0, `at ${width} px these stick out: ${sticking.join(", ")}`);
+          await expectFitsWidth(page, width, phone.height);
           if (width === 375) await screenshot(page, "phone-tasks.png", { fullPage: true });
         }
       } finally {
@@ -507,18 +511,7 @@ const scenarios = [
 
       await step("at 375 and 320 px nothing is wider than the screen", async () => {
         try {
-          for (const width of [375, 320]) {
-            await carolDesk.setViewportSize({ ...phone, width });
-            await carolDesk.waitForTimeout(150);
-            const sticking = await carolDesk.evaluate(() =>
-              [...document.querySelectorAll("body *")]
-                .filter((el) => el.getBoundingClientRect().width > 1 && el.getBoundingClientRect().right > window.innerWidth + 0.5)
-                .map((el) => `${el.tagName.toLowerCase()}.${el.className}`),
-            );
-            expect(sticking.length === 0, `at ${width} px these stick out: ${sticking.join(", ")}`);
-            const overflow = await carolDesk.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-            expect(overflow <= 0, `the page scrolls sideways by ${overflow}px at ${width} px`);
-          }
+          for (const width of [375, 320]) await expectFitsWidth(carolDesk, width, phone.height);
           await screenshot(carolDesk, "phone-account-320.png", { fullPage: true });
         } finally {
           await carolDesk.setViewportSize(desktop);
@@ -747,6 +740,90 @@ const scenarios = [
         await carolDesk.reload();
         await onTaskScreen(carolDesk);
         await carolDesk.getByText("No tasks yet").waitFor();
+      });
+    },
+  },
+
+  {
+    name: "the Account page's security activity: sign-up, a failed sign-in, a password change, Show more",
+    page: () => davePage,
+    async run({ step }) {
+      await step("Dave signs up, signs out, gets his password wrong once, and signs in", async () => {
+        const context = await browsers.launch(desktop);
+        davePage = browsers.watch(context.pages()[0] ?? (await context.newPage()), "dave");
+        await davePage.goto(appUrl);
+        await signUp(davePage, dave);
+        await onTaskScreen(davePage);
+        await davePage.getByRole("button", { name: "Sign out" }).click();
+        await signIn(davePage, { ...dave, password: "not-my-password-9" });
+        await davePage.getByRole("alert").filter({ hasText: "Wrong email or password" }).waitFor();
+        await signIn(davePage, dave);
+        await onTaskScreen(davePage);
+      });
+
+      await step("he changes his password on the Account page", async () => {
+        await openAccount(davePage);
+        const form = davePage.getByRole("region", { name: "Change password" });
+        await form.getByLabel("Current password", { exact: true }).fill(dave.password);
+        dave.password = "glacier-mango-tinsel-64";
+        await form.getByLabel("New password", { exact: true }).fill(dave.password);
+        await form.getByRole("button", { name: "Change password" }).click();
+        await form.getByText("Password changed.").waitFor();
+      });
+
+      await step("Security activity lists all of it, newest first, the failed attempt marked", async () => {
+        const expected = ["Password changed", "Signed in", "Failed sign-in attempt, Failed", "Signed out", "Account created"];
+        // The list is asked for again after the change: wait for the answer that has it.
+        await waitFor(
+          async () => JSON.stringify(await eventLabels(davePage)) === JSON.stringify(expected),
+          `expected ${JSON.stringify(expected)}, saw ${JSON.stringify(await eventLabels(davePage))}`,
+        );
+        const failed = eventItems(davePage).nth(2);
+        expect(/\bflagged\b/.test((await failed.getAttribute("class")) ?? ""), "the failed sign-in is not marked");
+        const badge = failed.locator(".badge");
+        expect(await badge.isVisible(), "the failed sign-in's badge is not visible");
+        expect(/Failed$/.test((await badge.textContent()) ?? ""), `the badge says ${await badge.textContent()}`);
+        for (const [i, text] of (await eventItems(davePage).allInnerTexts()).entries()) {
+          expect(/Chrome on Linux/.test(text), `event ${i}: no device in ${JSON.stringify(text)}`);
+          expect(/IP \S+/.test(text), `event ${i}: no IP in ${JSON.stringify(text)}`);
+          expect(/just now|minutes? ago/.test(text), `event ${i}: no time in ${JSON.stringify(text)}`);
+        }
+        const title = await eventItems(davePage).first().locator("time").getAttribute("title");
+        expect(/\d{4}/.test(title ?? ""), `the time's title is ${JSON.stringify(title)}`);
+        expect(!(await activityCard(davePage).getByRole("button", { name: "Show more" }).count()), "Show more with one page");
+      });
+
+      await step(`past ${EVENTS_PAGE} events, Show more brings the older ones`, async () => {
+        // Three API clients sign in and out: six more events, eleven in all.
+        for (let i = 0; i < 3; i++) await apiSignInAndOut(dave);
+        await davePage.reload();
+        await davePage.getByRole("heading", { name: "Account", level: 1 }).waitFor();
+        await waitFor(async () => (await eventItems(davePage).count()) === EVENTS_PAGE, `not ${EVENTS_PAGE} events on show`);
+        const labels = await eventLabels(davePage);
+        expect(labels[0] === "Signed out" && labels[1] === "Signed in", `newest first: ${JSON.stringify(labels)}`);
+        expect(/\bnode\b/.test(await eventItems(davePage).first().innerText()), "the API client's device is not named");
+        await screenshotOf(davePage, activityCard(davePage), "desktop-security-activity-card.png");
+        // From the keyboard: the button takes the focus and Enter presses it.
+        const more = activityCard(davePage).getByRole("button", { name: "Show more" });
+        await more.focus();
+        await davePage.keyboard.press("Enter");
+        await waitFor(async () => (await eventItems(davePage).count()) === EVENTS_PAGE + 1, "the older page did not come");
+        expect((await eventLabels(davePage)).at(-1) === "Account created", "the oldest event is not the sign-up");
+        await more.waitFor({ state: "detached" });
+        await waitFor(
+          () => eventItems(davePage).last().evaluate((el) => el === document.activeElement),
+          "the keyboard is not on the event Show more brought",
+        );
+        await screenshot(davePage, "desktop-security-activity.png", { fullPage: true });
+      });
+
+      await step("at 320 px nothing is wider than the screen", async () => {
+        try {
+          await expectFitsWidth(davePage, 320, phone.height);
+          await screenshotOf(davePage, activityCard(davePage), "phone-security-activity-320.png");
+        } finally {
+          await davePage.setViewportSize(desktop);
+        }
       });
     },
   },
