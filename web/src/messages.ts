@@ -1,6 +1,7 @@
 /** Words for the services' stable error codes. The service's own `message` is the fallback, so a
  * code this table does not know yet still reads sensibly. */
 import { ApiError, NetworkError, type FieldError } from "./api/errors";
+import { durationInWords } from "./time";
 
 const FIELD_MESSAGES: Record<string, string> = {
   invalid_email: "Enter a valid email address, like name@example.com.",
@@ -10,6 +11,10 @@ const FIELD_MESSAGES: Record<string, string> = {
   password_too_common: "This password is too common and easy to guess. Choose another.",
   wrong_password: "That isn't your current password.",
 };
+
+/** The password rules as the sign-up form states them (the service's own: 8–128 characters, not
+ * a common password), wherever a new password is chosen. */
+export const PASSWORD_HELP = "At least 8 characters. Avoid common passwords.";
 
 export function fieldMessage(error: FieldError): string {
   return FIELD_MESSAGES[error.code] ?? error.message ?? "This value is not valid.";
@@ -26,8 +31,10 @@ export function errorMessage(error: unknown, action = "That didn't work"): strin
         return "Wrong email or password.";
       case "rate_limited":
         return error.retryAfter
-          ? `Too many attempts. Try again in ${error.retryAfter} second${error.retryAfter === 1 ? "" : "s"}.`
+          ? `Too many attempts. Try again in ${durationInWords(error.retryAfter)}.`
           : "Too many attempts. Wait a moment and try again.";
+      case "invalid_token_link":
+        return "This link has expired or was already used. Ask for a new one.";
       case "invalid_token":
         return "Your session has ended. Please sign in again.";
       case "not_found":

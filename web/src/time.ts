@@ -33,3 +33,12 @@ export function fullTime(iso: string | null | undefined): string {
   const at = parse(iso);
   return at === null ? "" : fullFormat.format(at);
 }
+
+/** A wait as a person says it: "1 second", "42 seconds", "2 minutes" (rounded up: never
+ * shorter than the wait). */
+export function durationInWords(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds));
+  if (s < 60) return `${s} second${s === 1 ? "" : "s"}`;
+  const minutes = Math.ceil(s / 60);
+  return `${minutes} minute${minutes === 1 ? "" : "s"}`;
+}

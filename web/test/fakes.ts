@@ -11,6 +11,7 @@ export const alice: User = {
   email: "alice@example.com",
   name: "Alice",
   created_at: "2026-01-01T00:00:00Z",
+  email_verified: true,
 };
 
 /** Sessions as the fake auth-service lists them: this browser's first, then two others. */
@@ -96,8 +97,13 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": type, ...headers } });
 }
 
-export function problem(status: number, code: string, extra: Record<string, unknown> = {}) {
-  return json(status, { type: "about:blank", title: code, status, detail: code, code, ...extra });
+export function problem(
+  status: number,
+  code: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
+  return json(status, { type: "about:blank", title: code, status, detail: code, code, ...extra }, headers);
 }
 
 /**
@@ -123,6 +129,14 @@ export class FakeServer {
   /** Newest first, paged as the real service does: `cursor` is the last id of the page before. */
   events: SecurityEvent[] = someEvents();
   accountDeleted = false;
+  /** Who signs in and who /me says it is (`email_verified` included). */
+  user: User = { ...alice };
+  /** Link tokens the "mails" carried, each good once. */
+  verifyTokens = new Set<string>();
+  resetTokens = new Set<string>();
+  /** Verification mails sent by request, and when the last went (ms; for the one-a-minute rule). */
+  verificationMails = 0;
+  lastVerificationMail = -Infinity;
 
   get refreshCalls() {
     return this.calls.filter((c) => c.url === `${AUTH}/api/auth/refresh`).length;
@@ -175,7 +189,7 @@ export class FakeServer {
     switch (`${call.method} ${path}`) {
       case "POST /api/auth/signin":
       case "POST /api/auth/signup":
-        return json(path.endsWith("signup") ? 201 : 200, this.issue(alice));
+        return json(path.endsWith("signup") ? 201 : 200, this.issue(this.user));
       case "POST /api/auth/refresh": {
         if (this.refreshDelay) await new Promise((r) => setTimeout(r, this.refreshDelay));
         const presented = cookieAllowed ? this.cookie : null;
@@ -194,7 +208,31 @@ export class FakeServer {
       case "GET /api/auth/me": {
         const token = call.headers.get("Authorization")?.replace(/^Bearer /, "");
         if (!token || !this.validAccess.has(token)) return problem(401, "invalid_token");
-        return json(200, alice);
+        return json(200, this.user);
+      }
+      case "POST /api/auth/email/verify": {
+        const { token } = JSON.parse(call.body ?? "{}") as { token?: string };
+        if (!token || !this.verifyTokens.delete(token)) return problem(400, "invalid_token_link");
+        this.user = { ...this.user, email_verified: true };
+        return new Response(null, { status: 204 });
+      }
+      case "POST /api/auth/password/reset/request":
+        // The same answer whether or not the address has an account.
+        return new Response(null, { status: 202 });
+      case "POST /api/auth/password/reset": {
+        const body = JSON.parse(call.body ?? "{}") as { token?: string; new_password?: string };
+        if (body.new_password === "password") {
+          return problem(422, "validation_failed", {
+            errors: [{ field: "new_password", code: "password_too_common", message: "too common" }],
+          });
+        }
+        if (!body.token || !this.resetTokens.delete(body.token)) return problem(400, "invalid_token_link");
+        // Every session of the account ends; following the link proved the address too.
+        this.password = String(body.new_password);
+        this.liveRefresh = null;
+        this.validAccess.clear();
+        this.user = { ...this.user, email_verified: true };
+        return new Response(null, { status: 204 });
       }
     }
     return this.account(call, path);
@@ -218,6 +256,14 @@ export class FakeServer {
     switch (`${call.method} ${path}`) {
       case "GET /api/auth/sessions":
         return json(200, this.sessions);
+      case "POST /api/auth/email/verify/request": {
+        if (this.user.email_verified) return new Response(null, { status: 202 });
+        const wait = Math.ceil((this.lastVerificationMail + 60_000 - Date.now()) / 1000);
+        if (wait > 0) return problem(429, "rate_limited", {}, { "Retry-After": String(wait) });
+        this.verificationMails++;
+        this.lastVerificationMail = Date.now();
+        return new Response(null, { status: 202 });
+      }
       case "GET /api/auth/events":
         return this.eventPage(new URL(call.url).searchParams);
       case "POST /api/auth/signout-all":

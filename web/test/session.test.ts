@@ -312,3 +312,36 @@ describe("restoring the session on load", () => {
     await expect(manager().restore()).rejects.toBeInstanceOf(NetworkError);
   });
 });
+
+describe("asking again who is signed in", () => {
+  it("takes the user /me returns now (an address verified), here and in the other tabs", async () => {
+    const hub = new FakeHub();
+    const tabA = manager({ channel: hub.channel() });
+    const tabB = manager({ channel: hub.channel() });
+    server.user = { ...alice, email_verified: false };
+    await tabA.signIn({ email: "a@example.com", password: "pw pw pw pw" });
+    expect(tabB.current).toMatchObject({ status: "signed-in", user: { email_verified: false } });
+
+    server.user = { ...alice, email_verified: true };
+    const seen: AuthState[] = [];
+    tabA.subscribe((st) => seen.push(st));
+    expect(await tabA.reloadUser()).toEqual(server.user);
+    const call = server.calls.at(-1)!;
+    expect(`${call.method} ${call.url}`).toBe(`GET ${AUTH}/api/auth/me`);
+    expect(call.headers.get("Authorization")).toBe("Bearer at-1");
+    expect(seen).toEqual([{ status: "signed-in", user: server.user }]);
+    expect(tabB.current).toEqual({ status: "signed-in", user: server.user });
+  });
+
+  it("changes nothing signed out, nor when someone else signed in meanwhile", async () => {
+    const s = manager();
+    expect(await s.reloadUser()).toBeNull();
+    expect(server.calls).toHaveLength(0);
+
+    await s.signIn({ email: "a@example.com", password: "pw pw pw pw" });
+    const bob = { ...alice, id: "00000000-0000-4000-8000-000000000002", email: "bob@example.com" };
+    server.handlers.set("GET /api/auth/me", () => Response.json(bob));
+    expect(await s.reloadUser()).toEqual(alice);
+    expect(s.current).toEqual({ status: "signed-in", user: alice });
+  });
+});

@@ -19,6 +19,9 @@ export interface User {
   email: string;
   name: string | null;
   created_at: string;
+  /** Whether the person followed the verification mail's link. Missing from an auth-service that
+   * predates verification: then nothing is asked of them. */
+  email_verified?: boolean;
 }
 
 export interface SessionResponse {
@@ -64,7 +67,8 @@ export interface SessionOptions {
 
 type Message =
   | { type: "session"; accessToken: string; expiresAt: number; user: User | null }
-  | { type: "signed-out"; reason?: "deleted" };
+  | { type: "signed-out"; reason?: "deleted" }
+  | { type: "user"; user: User };
 
 export const LOCK_NAME = "tasks-auth-refresh";
 export const CHANNEL_NAME = "tasks-auth";
@@ -178,7 +182,10 @@ export class SessionManager {
 
   private onMessage(message: Message) {
     if (!message || typeof message !== "object") return;
-    if (message.type === "signed-out") {
+    if (message.type === "user") {
+      // The same person, newer facts (an address verified in another tab).
+      if (this.user && message.user.id === this.user.id) this.setUser(message.user);
+    } else if (message.type === "signed-out") {
       this.clear(message.reason === "deleted" ? "deleted" : "signed-out");
     } else if (message.type === "session") {
       // Another tab signed in or refreshed: the cookie jar already holds its refresh token, so
@@ -265,6 +272,28 @@ export class SessionManager {
   accountDeleted(): void {
     this.clear("deleted");
     this.broadcast({ type: "signed-out", reason: "deleted" });
+  }
+
+  /**
+   * Asks the auth-service again who is signed in (after something changed the user, such as a
+   * verified address) and tells the other tabs. Signed out, or signed in as someone else by the
+   * time the answer comes, it changes nothing. Resolves to the user on show afterwards.
+   */
+  async reloadUser(): Promise<User | null> {
+    if (!this.user) return null;
+    const generation = this.generation;
+    const res = await this.authorizedFetch(`${this.authUrl}/api/auth/me`, { credentials: "include" });
+    const user = await readJson<User>(res);
+    if (generation === this.generation && this.user && user.id === this.user.id) {
+      this.setUser(user);
+      this.broadcast({ type: "user", user });
+    }
+    return this.user;
+  }
+
+  private setUser(user: User) {
+    this.user = user;
+    if (this.state.status === "signed-in") this.setState({ status: "signed-in", user });
   }
 
   /**
