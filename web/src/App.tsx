@@ -1,25 +1,37 @@
 import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import type { AccountClient } from "./api/account";
+import type { EmailClient } from "./api/email";
 import type { AuthState, SessionManager } from "./api/session";
 import type { TasksClient } from "./api/tasks";
 import { AccountScreen } from "./components/AccountScreen";
 import { AuthScreen } from "./components/AuthScreen";
+import { ForgotPasswordScreen } from "./components/ForgotPasswordScreen";
+import { ResetPasswordScreen } from "./components/ResetPasswordScreen";
 import { TasksScreen } from "./components/TasksScreen";
+import { VerifyEmailScreen } from "./components/VerifyEmailScreen";
 import { errorMessage } from "./messages";
-import { usePage } from "./navigation";
+import { isPublicPage, usePage, type Page } from "./navigation";
 
 type Boot = { phase: "restoring" } | { phase: "failed"; message: string } | { phase: "ready" };
 
-const TITLES = { tasks: "Your tasks · Tasks", account: "Account · Tasks" } as const;
+const TITLES: Record<Page, string> = {
+  tasks: "Your tasks · Tasks",
+  account: "Account · Tasks",
+  "forgot-password": "Forgot your password · Tasks",
+  "reset-password": "Choose a new password · Tasks",
+  "verify-email": "Confirm your email address · Tasks",
+};
 
 export function App({
   session,
   tasks,
   account,
+  email,
 }: {
   session: SessionManager;
   tasks: TasksClient;
   account: AccountClient;
+  email: EmailClient;
 }) {
   const subscribe = useCallback((cb: () => void) => {
     const off = session.subscribe(cb);
@@ -51,7 +63,11 @@ export function App({
   const ready = boot.phase === "ready" || auth.status === "signed-in";
 
   useEffect(() => {
-    document.title = !ready ? "Tasks" : auth.status === "signed-in" ? TITLES[page] : "Sign in · Tasks";
+    document.title = !ready
+      ? "Tasks"
+      : auth.status === "signed-in" || isPublicPage(page)
+        ? TITLES[page]
+        : "Sign in · Tasks";
   }, [ready, auth.status, page]);
 
   if (!ready && boot.phase === "restoring") {
@@ -77,11 +93,16 @@ export function App({
       </main>
     );
   }
+  // A mailed link's page and "Forgot password?" show the same signed in or out.
+  const user = auth.status === "signed-in" ? auth.user : null;
+  if (page === "forgot-password") return <ForgotPasswordScreen email={email} signedIn={!!user} />;
+  if (page === "reset-password") return <ResetPasswordScreen email={email} session={session} signedIn={!!user} />;
+  if (page === "verify-email") return <VerifyEmailScreen email={email} session={session} user={user} />;
   if (auth.status === "signed-in") {
     return page === "account" ? (
-      <AccountScreen key={auth.user.id} session={session} account={account} user={auth.user} />
+      <AccountScreen key={auth.user.id} session={session} account={account} email={email} user={auth.user} />
     ) : (
-      <TasksScreen key={auth.user.id} session={session} tasks={tasks} user={auth.user} />
+      <TasksScreen key={auth.user.id} session={session} tasks={tasks} email={email} user={auth.user} />
     );
   }
   const notice = auth.reason === "expired" || auth.reason === "deleted" ? auth.reason : undefined;

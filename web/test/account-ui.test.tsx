@@ -6,6 +6,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../src/App";
 import { AccountClient, type SessionInfo } from "../src/api/account";
+import { EmailClient } from "../src/api/email";
 import { SessionManager } from "../src/api/session";
 import { TasksClient } from "../src/api/tasks";
 import { useSessions } from "../src/hooks/useSessions";
@@ -19,7 +20,8 @@ function renderApp(path = "/") {
   session = new SessionManager({ authUrl: AUTH, fetch: server.fetch, locks: null, channel: null });
   const tasks = new TasksClient(TASKS, session);
   const account = new AccountClient(AUTH, session);
-  return render(<App session={session} tasks={tasks} account={account} />);
+  const email = new EmailClient(AUTH, session, server.fetch);
+  return render(<App session={session} tasks={tasks} account={account} email={email} />);
 }
 
 async function onAccountPage() {

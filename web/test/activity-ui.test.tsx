@@ -6,6 +6,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../src/App";
 import { AccountClient } from "../src/api/account";
+import { EmailClient } from "../src/api/email";
 import { SessionManager } from "../src/api/session";
 import { TasksClient } from "../src/api/tasks";
 import { EVENTS_PAGE_SIZE, useSecurityEvents } from "../src/hooks/useSecurityEvents";
@@ -21,7 +22,8 @@ async function renderAccount() {
   session = new SessionManager({ authUrl: AUTH, fetch: server.fetch, locks: null, channel: null });
   const tasks = new TasksClient(TASKS, session);
   const account = new AccountClient(AUTH, session);
-  render(<App session={session} tasks={tasks} account={account} />);
+  const email = new EmailClient(AUTH, session, server.fetch);
+  render(<App session={session} tasks={tasks} account={account} email={email} />);
   await screen.findByRole("heading", { name: "Account", level: 1 });
 }
 

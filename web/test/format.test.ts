@@ -1,6 +1,8 @@
-/** The words the sessions list is made of: devices from User-Agent headers, and relative times. */
+/** The words the sessions list is made of: devices from User-Agent headers, and relative times;
+ * waits in words; the pages the addresses name. */
 import { describe, expect, it } from "vitest";
-import { fullTime, relativeTime } from "../src/time";
+import { pageOf } from "../src/navigation";
+import { durationInWords, fullTime, relativeTime } from "../src/time";
 import { describeUserAgent } from "../src/userAgent";
 
 describe("describeUserAgent", () => {
@@ -104,5 +106,36 @@ describe("relativeTime", () => {
     expect(relativeTime("not a date", now)).toBe("");
     expect(fullTime("not a date")).toBe("");
     expect(fullTime("2026-01-02T12:00:00Z")).toMatch(/2026/);
+  });
+});
+
+describe("durationInWords", () => {
+  it.each([
+    [0, "1 second"],
+    [1, "1 second"],
+    [0.2, "1 second"],
+    [42, "42 seconds"],
+    [59.5, "1 minute"],
+    [60, "1 minute"],
+    [61, "2 minutes"],
+    [90, "2 minutes"],
+    [3600, "60 minutes"],
+  ])("%s s is %s (never shorter than the wait)", (seconds, words) => {
+    expect(durationInWords(seconds)).toBe(words);
+  });
+});
+
+describe("pageOf", () => {
+  it.each([
+    ["/", "tasks"],
+    ["/account", "account"],
+    ["/account/", "account"],
+    ["/forgot-password", "forgot-password"],
+    ["/reset-password", "reset-password"],
+    ["/verify-email", "verify-email"],
+    ["/verify-email/", "verify-email"],
+    ["/no-such-page", "tasks"],
+  ])("%s shows %s", (path, page) => {
+    expect(pageOf(path)).toBe(page);
   });
 });

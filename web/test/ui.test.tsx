@@ -5,6 +5,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { App } from "../src/App";
 import { AccountClient } from "../src/api/account";
+import { EmailClient } from "../src/api/email";
 import { SessionManager } from "../src/api/session";
 import { TasksClient, type Task } from "../src/api/tasks";
 import { AUTH, FakeServer, TASKS, problem } from "./fakes";
@@ -35,7 +36,8 @@ function renderApp() {
   session = new SessionManager({ authUrl: AUTH, fetch: server.fetch, locks: null, channel: null });
   const tasks = new TasksClient(TASKS, session);
   const account = new AccountClient(AUTH, session);
-  return render(<App session={session} tasks={tasks} account={account} />);
+  const email = new EmailClient(AUTH, session, server.fetch);
+  return render(<App session={session} tasks={tasks} account={account} email={email} />);
 }
 
 async function signedInWith(items: Task[], next_cursor: string | null = null) {

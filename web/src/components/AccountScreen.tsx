@@ -1,5 +1,6 @@
 import { useEffect, useRef } from "react";
 import type { AccountClient } from "../api/account";
+import type { EmailClient } from "../api/email";
 import type { SessionManager, User } from "../api/session";
 import { useAnnouncement } from "../hooks/useAnnouncement";
 import { useSecurityEvents } from "../hooks/useSecurityEvents";
@@ -17,9 +18,11 @@ import { SignedInPage } from "./SignedInPage";
 export function AccountScreen({
   session,
   account,
+  email,
   user,
 }: {
   session: SessionManager;
+  email: EmailClient;
   account: AccountClient;
   user: User;
 }) {
@@ -44,7 +47,7 @@ export function AccountScreen({
   }
 
   return (
-    <SignedInPage session={session} user={user}>
+    <SignedInPage session={session} email={email} user={user}>
       <h1 ref={headingRef} tabIndex={-1} className="page-title">
         Account
       </h1>

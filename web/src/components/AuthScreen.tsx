@@ -1,9 +1,10 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { ApiError, NetworkError } from "../api/errors";
 import type { SessionManager } from "../api/session";
-import { errorMessage, NETWORK_MESSAGE, splitFieldErrors } from "../messages";
+import { errorMessage, NETWORK_MESSAGE, PASSWORD_HELP, splitFieldErrors } from "../messages";
 import { Field } from "./Field";
-import { Logo } from "./Logo";
+import { AuthLayout } from "./AuthLayout";
+import { NavLink } from "./NavLink";
 import { PasswordField } from "./PasswordField";
 
 type Mode = "signin" | "signup";
@@ -32,7 +33,6 @@ export function AuthScreen({ session, notice }: { session: SessionManager; notic
   const emailRef = useRef<HTMLInputElement>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
   const nameRef = useRef<HTMLInputElement>(null);
-  const headingId = useId();
   const signup = mode === "signup";
 
   useEffect(() => {
@@ -93,97 +93,97 @@ export function AuthScreen({ session, notice }: { session: SessionManager; notic
   }
 
   return (
-    <main className="auth">
-      <div className="auth-brand">
-        <Logo />
-        <span>Tasks</span>
-      </div>
-      <section className="card auth-card" aria-labelledby={headingId}>
-        <h1 id={headingId}>{signup ? "Create your account" : "Sign in"}</h1>
-        <p className="muted">
-          {signup ? "Keep track of what needs doing." : "Welcome back. Your tasks are waiting."}
+    <AuthLayout
+      title={signup ? "Create your account" : "Sign in"}
+      lead={signup ? "Keep track of what needs doing." : "Welcome back. Your tasks are waiting."}
+    >
+      {notice && !formError && (
+        <p className="alert alert-info" role="status">
+          {NOTICES[notice]}
         </p>
-        {notice && !formError && (
-          <p className="alert alert-info" role="status">
-            {NOTICES[notice]}
-          </p>
-        )}
-        {formError && (
-          <div className="alert alert-error" role="alert">
-            <span>{formError.message}</span>
-            {formError.retry && (
-              <button type="button" className="btn btn-small" onClick={() => void submit()} disabled={busy}>
-                Try again
-              </button>
-            )}
-          </div>
-        )}
-        <form onSubmit={submit} noValidate>
-          {signup && (
-            <Field
-              label="Name"
-              hint="Optional"
-              error={fieldErrors.name}
-              inputRef={nameRef}
-              input={{
-                type: "text",
-                autoComplete: "name",
-                value: name,
-                onChange: (e) => setName(e.target.value),
-                maxLength: 200,
-              }}
-            />
+      )}
+      {formError && (
+        <div className="alert alert-error" role="alert">
+          <span>{formError.message}</span>
+          {formError.retry && (
+            <button type="button" className="btn btn-small" onClick={() => void submit()} disabled={busy}>
+              Try again
+            </button>
           )}
+        </div>
+      )}
+      <form onSubmit={submit} noValidate>
+        {signup && (
           <Field
-            label="Email"
-            error={fieldErrors.email}
-            errorAction={
-              signup && emailTaken && fieldErrors.email ? (
-                <button
-                  type="button"
-                  className="link"
-                  onClick={() => {
-                    switchMode();
-                    requestAnimationFrame(() => passwordRef.current?.focus());
-                  }}
-                >
-                  Sign in instead
-                </button>
-              ) : undefined
-            }
-            inputRef={emailRef}
+            label="Name"
+            hint="Optional"
+            error={fieldErrors.name}
+            inputRef={nameRef}
             input={{
-              type: "email",
-              autoComplete: "email",
-              inputMode: "email",
-              autoCapitalize: "none",
-              spellCheck: false,
-              autoFocus: true,
-              required: true,
-              value: email,
-              onChange: (e) => setEmail(e.target.value),
+              type: "text",
+              autoComplete: "name",
+              value: name,
+              onChange: (e) => setName(e.target.value),
+              maxLength: 200,
             }}
           />
-          <PasswordField
-            label="Password"
-            autoComplete={signup ? "new-password" : "current-password"}
-            help={signup ? "At least 8 characters. Avoid common passwords." : undefined}
-            error={fieldErrors.password}
-            inputRef={passwordRef}
-            value={password}
-            onChange={setPassword}
-          />
-          <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
-            {busy ? (signup ? "Creating account…" : "Signing in…") : signup ? "Create account" : "Sign in"}
-          </button>
-        </form>
-        <p className="auth-switch">
-          {signup ? "Already have an account?" : "New here?"}{" "}
-          <button type="button" className="link" onClick={switchMode}>
-            {signup ? "Sign in" : "Create an account"}
-          </button>
-        </p>
-      </section>
-    </main>
+        )}
+        <Field
+          label="Email"
+          error={fieldErrors.email}
+          errorAction={
+            signup && emailTaken && fieldErrors.email ? (
+              <button
+                type="button"
+                className="link"
+                onClick={() => {
+                  switchMode();
+                  requestAnimationFrame(() => passwordRef.current?.focus());
+                }}
+              >
+                Sign in instead
+              </button>
+            ) : undefined
+          }
+          inputRef={emailRef}
+          input={{
+            type: "email",
+            autoComplete: "email",
+            inputMode: "email",
+            autoCapitalize: "none",
+            spellCheck: false,
+            autoFocus: true,
+            required: true,
+            value: email,
+            onChange: (e) => setEmail(e.target.value),
+          }}
+        />
+        <PasswordField
+          label="Password"
+          autoComplete={signup ? "new-password" : "current-password"}
+          help={signup ? PASSWORD_HELP : undefined}
+          error={fieldErrors.password}
+          inputRef={passwordRef}
+          value={password}
+          onChange={setPassword}
+        />
+        {!signup && (
+          <p className="auth-forgot">
+            <NavLink to="forgot-password" className="link" state={{ email: email.trim() }}>
+              Forgot password?
+            </NavLink>
+          </p>
+        )}
+        <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+          {busy ? (signup ? "Creating account…" : "Signing in…") : signup ? "Create account" : "Sign in"}
+        </button>
+      </form>
+      <p className="auth-switch">
+        {signup ? "Already have an account?" : "New here?"}{" "}
+        <button type="button" className="link" onClick={switchMode}>
+          {signup ? "Sign in" : "Create an account"}
+        </button>
+      </p>
+    </AuthLayout>
   );
 }

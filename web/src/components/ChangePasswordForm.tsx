@@ -1,7 +1,7 @@
 import { useId, useRef, useState, type FormEvent } from "react";
 import type { AccountClient } from "../api/account";
 import { NetworkError } from "../api/errors";
-import { errorMessage, sessionEnded, splitFieldErrors } from "../messages";
+import { errorMessage, PASSWORD_HELP, sessionEnded, splitFieldErrors } from "../messages";
 import { PasswordField } from "./PasswordField";
 
 type Fields = "current_password" | "new_password";
@@ -101,7 +101,7 @@ export function ChangePasswordForm({
         <PasswordField
           label="New password"
           autoComplete="new-password"
-          help="At least 8 characters. Avoid common passwords."
+          help={PASSWORD_HELP}
           value={next}
           onChange={setNext}
           error={errors.new_password}

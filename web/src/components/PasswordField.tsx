@@ -11,6 +11,7 @@ export function PasswordField(props: {
   error?: string | undefined;
   help?: string | undefined;
   inputRef?: Ref<HTMLInputElement>;
+  autoFocus?: boolean;
 }) {
   const [shown, setShown] = useState(false);
   return (
@@ -25,6 +26,7 @@ export function PasswordField(props: {
         autoCapitalize: "none",
         spellCheck: false,
         required: true,
+        autoFocus: props.autoFocus,
         value: props.value,
         onChange: (e) => props.onChange(e.target.value),
       }}

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "react";
+import type { EmailClient } from "../api/email";
 import type { SessionManager, User } from "../api/session";
 import type { Task, TaskPatch, TasksClient } from "../api/tasks";
 import { useAnnouncement } from "../hooks/useAnnouncement";
@@ -15,9 +16,11 @@ import { TaskList } from "./TaskList";
 export function TasksScreen({
   session,
   tasks,
+  email,
   user,
 }: {
   session: SessionManager;
+  email: EmailClient;
   tasks: TasksClient;
   user: User;
 }) {
@@ -62,7 +65,7 @@ export function TasksScreen({
   }
 
   return (
-    <SignedInPage session={session} user={user}>
+    <SignedInPage session={session} email={email} user={user}>
       <h1 ref={headingRef} tabIndex={-1} className="page-title">
         Your tasks
       </h1>
