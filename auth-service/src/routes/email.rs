@@ -110,13 +110,15 @@ pub async fn queue_verification(
     responses(
         (status = 202, description = "A new verification mail is on its way (nothing is sent when the address is already verified)"),
         (status = 401, description = "Missing, invalid or expired bearer token (`invalid_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "A verification mail went out less than a minute ago (`rate_limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A verification mail went out less than a minute ago, or too many requests from this address (`rate_limited`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
         ServerErrors,
     ))]
 pub async fn request_verification(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     caller: Authenticated,
 ) -> ApiResult<StatusCode> {
+    state.limits.check_ip(&state.pool, ip).await?;
     if caller.user.email_verified {
         return Ok(StatusCode::ACCEPTED);
     }
@@ -143,6 +145,7 @@ pub async fn request_verification(
         (status = 204, description = "The address is verified (`User.email_verified` is now `true`)"),
         (status = 400, description = "The link is unknown, used or expired (`invalid_token_link`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing, unknown or mistyped (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address (`rate_limited`)", body = Problem, content_type = "application/problem+json"),
         BodyErrors, ServerErrors,
     ))]
 pub async fn verify(
@@ -151,6 +154,7 @@ pub async fn verify(
     headers: HeaderMap,
     Json(req): Json<VerifyRequest>,
 ) -> ApiResult<StatusCode> {
+    state.limits.check_ip(&state.pool, ip).await?;
     let token = req.token.expose_secret();
     if !refresh_token::looks_valid(token) {
         return Err(invalid_link());

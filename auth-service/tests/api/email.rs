@@ -341,3 +341,62 @@ async fn two_replicas_send_each_message_exactly_once() {
         assert_eq!(sink.to(e).len(), 1, "{e} got a duplicate");
     }
 }
+
+#[tokio::test]
+async fn with_verification_required_sign_in_waits_for_the_link() {
+    let sink = MailSink::start().await;
+    let url = sink.url();
+    let app = spawn_with(move |c| {
+        c.smtp_url = Some(url.into());
+        c.mail_poll_ms = 100;
+        c.require_verified_email = true;
+    })
+    .await;
+    let (email, _) = app.new_user().await;
+    problem(
+        app.signin(&email, PASSWORD).await,
+        StatusCode::FORBIDDEN,
+        "email_not_verified",
+    )
+    .await;
+    // A wrong password still says only that.
+    problem(
+        app.signin(&email, "not the password").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let token = sink
+        .wait_for(&email, WAIT)
+        .await
+        .and_then(|m| m.link_token("/verify-email"))
+        .expect("link");
+    let res = post(&app, "/api/auth/email/verify", json!({"token": token})).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.signin(&email, PASSWORD).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_smtp_the_mail_is_logged_and_marked_sent() {
+    // No SMTP_URL: the sender writes the message to the log (development) and the outbox row is
+    // done with, its link gone.
+    let app = spawn_with(|c| c.mail_poll_ms = 100).await;
+    app.new_user().await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let sent: Option<String> =
+            sqlx::query_scalar("SELECT text_body FROM auth.outbox WHERE sent_at IS NOT NULL")
+                .fetch_optional(&app.state.pool)
+                .await
+                .expect("outbox");
+        if let Some(body) = sent {
+            assert_eq!(body, "");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the logged mail was never marked sent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

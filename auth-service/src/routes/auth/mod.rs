@@ -109,6 +109,7 @@ pub async fn signup(
     responses(
         (status = 200, description = "Signed in; sets the refresh cookie", body = types::Session),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), indistinguishable in body and timing", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`REQUIRE_VERIFIED_EMAIL` is on and the address is not verified yet (`email_not_verified`; only after a correct password)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing, unknown or mistyped", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts for this address or email (`rate_limited`)", body = Problem, content_type = "application/problem+json"),
         BodyErrors, ServerErrors,
