@@ -1,6 +1,6 @@
 // Helpers on the app's pages, found the way a person (or a screen reader) finds things: by role,
 // label and name.
-import { authUrl, expect, tasksUrl, waitFor } from "./harness.mjs";
+import { appUrl, authUrl, expect, mailUrl, Skip, tasksUrl, waitFor } from "./harness.mjs";
 
 export const taskList = (page) => page.getByRole("list", { name: "Tasks" });
 export const checkbox = (page, title) => taskList(page).getByRole("checkbox", { name: title, exact: true });
@@ -28,13 +28,13 @@ export async function signUp(page, { name, email, password }) {
   await page.getByRole("button", { name: "Create an account" }).click();
   await page.getByRole("heading", { name: "Create your account" }).waitFor();
   await page.getByLabel("Name").fill(name);
-  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Email", { exact: true }).fill(email);
   await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Create account" }).click();
 }
 
 export async function signIn(page, { email, password }) {
-  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Email", { exact: true }).fill(email);
   await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
@@ -168,3 +168,32 @@ export const eventItems = (page) => activityCard(page).getByRole("list", { name:
 
 /** The labels of the events on show, newest first ("Signed in", "Failed sign-in attempt, Failed"). */
 export const eventLabels = (page) => eventItems(page).locator(".event-label").allTextContents();
+
+// ---- mail (the sink bin/test-web starts) ----------------------------------------------------
+
+/** The messages the sink received for `address`, oldest first: `{ to, subject, text, links }`. */
+export async function mailsTo(address) {
+  if (!mailUrl) throw new Skip("no mail sink (E2E_MAIL_URL is not set)");
+  const res = await fetch(`${mailUrl}/messages`);
+  expect(res.ok, `the mail sink answered ${res.status}`);
+  const all = await res.json();
+  return all.filter((m) => m.to.some((to) => to.toLowerCase() === address.toLowerCase()));
+}
+
+/**
+ * Waits for mail number `n` (counting from 1) to `address` and returns the link in it to the
+ * app's `path` (/verify-email, /reset-password), checked to point at the app under test.
+ */
+export async function linkInMail(address, path, n) {
+  const mail = await waitFor(async () => (await mailsTo(address))[n - 1], `mail ${n} to ${address} did not come`);
+  const links = mail.links.filter((l) => new URL(l).pathname === path);
+  expect(links.length === 1, `mail “${mail.subject}” has ${links.length} links to ${path}: ${JSON.stringify(mail.links)}`);
+  const link = new URL(links[0]);
+  expect(link.origin === appUrl, `the link points at ${link.origin}, not the app at ${appUrl}`);
+  expect(/^[\w-]{40,}$/.test(link.searchParams.get("token") ?? ""), `the link's token looks wrong: ${link}`);
+  return { link: link.href, mail };
+}
+
+// ---- email verification and password reset -------------------------------------------------
+
+export const verifyBanner = (page) => page.getByRole("region", { name: "Confirm your email address" });

@@ -13,6 +13,9 @@ const distDir = join(webDir, "dist");
 export const resultsDir = join(webDir, "test-results");
 export const authUrl = (process.env.E2E_AUTH_URL || "http://localhost:8081").replace(/\/+$/, "");
 export const tasksUrl = (process.env.E2E_TASKS_URL || "http://localhost:8082").replace(/\/+$/, "");
+/** The mail sink (bin/lib/mail-sink.py) the auth-service sends to, serving GET /messages; unset,
+ * the scenarios that read mail are skipped. */
+export const mailUrl = (process.env.E2E_MAIL_URL || "").replace(/\/+$/, "");
 const webPort = Number(process.env.E2E_WEB_PORT || 3000);
 export const appUrl = `http://localhost:${webPort}`;
 const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";

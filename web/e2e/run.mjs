@@ -13,6 +13,8 @@
 // Carol, signed in on two browsers (two profiles), uses the Account page: she ends the other
 // browser's session, signs out everywhere else, changes her password and deletes her account.
 // Dave, in a profile of his own, reads his account's security activity.
+// Erin, in a profile of her own (and on a phone), confirms her address from the mailed link,
+// forgets her password and sets a new one from the reset mail.
 // Each scenario reports on its own (harness.mjs); one that needs an earlier one that did not
 // pass is skipped.
 import {
@@ -35,6 +37,9 @@ import {
   apiSignIn,
   apiSignInAndOut,
   checkbox,
+  linkInMail,
+  mailsTo,
+  verifyBanner,
   eventItems,
   eventLabels,
   expectFitsWidth,
@@ -58,6 +63,7 @@ const alice = { name: "Alice Example", email: `alice-${stamp}@example.com`, pass
 const bob = { name: "", email: `bob-${stamp}@example.com`, password: "maple-quartz-lantern-77" };
 const carol = { name: "Carol Example", email: `carol-${stamp}@example.com`, password: "cobalt-heron-meadow-58" };
 const dave = { name: "Dave Example", email: `dave-${stamp}@example.com`, password: "tundra-falcon-pepper-31" };
+const erin = { name: "Erin Example", email: `erin-${stamp}@example.com`, password: "saffron-walrus-canyon-19" };
 /** The Account page's Security activity shows this many events before "Show more"
  * (useSecurityEvents.ts's EVENTS_PAGE_SIZE). */
 const EVENTS_PAGE = 10;
@@ -79,6 +85,9 @@ let carolDesk;
 let carolPhone;
 /** Dave's tab, in a profile of his own. */
 let davePage;
+/** Erin's desktop tab and her phone, each a profile of its own. */
+let erinPage;
+let erinPhone;
 
 const SIGNED_UP = "sign up and add tasks";
 const CHANGED = "complete, edit and delete tasks";
@@ -86,6 +95,7 @@ const TAKEN_EMAIL = "a taken email at sign-up";
 const SECOND_USER = "a second user sees none of the first user's tasks";
 const KEYBOARD = "keyboard alone: add, complete and delete a task";
 const ACCOUNT = "the Account page lists this device and the other browser's session";
+const VERIFIED = "the verification mail's link confirms the address, and the banner goes";
 
 /** Carol's phone on her task list with a live session and a fresh access token: reloaded (the
  * refresh cookie traded for a new token) or, if that session is gone, signed in again. A fresh
@@ -381,7 +391,7 @@ const scenarios = [
       await signUp(page2, { ...bob, email: alice.email.toUpperCase() });
       const alert = page2.getByRole("alert").filter({ hasText: "already exists" });
       await alert.waitFor();
-      const email = page2.getByLabel("Email");
+      const email = page2.getByLabel("Email", { exact: true });
       expect(((await email.getAttribute("aria-describedby")) ?? "").includes(await alert.getAttribute("id")), "not tied to the email field");
       await alert.getByRole("button", { name: "Sign in instead" }).waitFor();
     },
@@ -393,7 +403,7 @@ const scenarios = [
     needs: [TAKEN_EMAIL],
     page: () => page2,
     async run() {
-      await page2.getByLabel("Email").fill(bob.email);
+      await page2.getByLabel("Email", { exact: true }).fill(bob.email);
       await page2.getByRole("button", { name: "Create account" }).click();
       await onTaskScreen(page2);
       await page2.getByText("No tasks yet").waitFor();
@@ -824,6 +834,237 @@ const scenarios = [
         } finally {
           await davePage.setViewportSize(desktop);
         }
+      });
+    },
+  },
+
+  {
+    name: VERIFIED,
+    page: () => erinPage,
+    async run({ step }) {
+      await step("Erin signs up: the banner says where the link went", async () => {
+        const context = await browsers.launch(desktop);
+        erinPage = browsers.watch(context.pages()[0] ?? (await context.newPage()), "erin");
+        await erinPage.goto(appUrl);
+        await signUp(erinPage, erin);
+        await onTaskScreen(erinPage);
+        const banner = verifyBanner(erinPage);
+        await banner.waitFor();
+        const text = await banner.innerText();
+        expect(text.includes(`we sent a link to ${erin.email}`), `the banner says ${JSON.stringify(text)}`);
+      });
+
+      await step("Resend within the minute says how long to wait, and sends nothing", async () => {
+        await linkInMail(erin.email, "/verify-email", 1);
+        const banner = verifyBanner(erinPage);
+        await banner.getByRole("button", { name: /^Resend/ }).click();
+        await banner
+          .getByRole("status")
+          .filter({ hasText: /^A link was sent a moment ago\. You can ask for another in (1 minute|\d+ seconds)\.$/ })
+          .waitFor();
+        await erinPage.waitForTimeout(500); // the outbox is looked at every 100 ms
+        expect((await mailsTo(erin.email)).length === 1, "a second verification mail went out within the minute");
+        await screenshotOf(erinPage, banner, "desktop-verify-banner.png");
+      });
+
+      await step("at 320 px the banner fits", async () => {
+        try {
+          await expectFitsWidth(erinPage, 320, phone.height);
+          await screenshot(erinPage, "phone-verify-banner-320.png");
+        } finally {
+          await erinPage.setViewportSize(desktop);
+        }
+      });
+
+      let link;
+      await step("the mail's link opens the app, confirms the address, and the focus is on the result", async () => {
+        ({ link } = await linkInMail(erin.email, "/verify-email", 1));
+        const verified = erinPage.waitForResponse((r) => r.url() === `${authUrl}/api/auth/email/verify`);
+        await erinPage.goto(link);
+        expect((await verified).status() === 204, `POST /api/auth/email/verify answered ${(await verified).status()}`);
+        const heading = erinPage.getByRole("heading", { name: "Email address confirmed", level: 1 });
+        await heading.waitFor();
+        await waitFor(() => heading.evaluate((el) => el === document.activeElement), "the result heading has no focus");
+        await screenshot(erinPage, "desktop-verify-email.png");
+        try {
+          await expectFitsWidth(erinPage, 320, phone.height);
+          await screenshot(erinPage, "phone-verify-email-320.png");
+        } finally {
+          await erinPage.setViewportSize(desktop);
+        }
+      });
+
+      await step("the banner is gone, after a reload too", async () => {
+        await erinPage.getByRole("link", { name: "Go to your tasks" }).click();
+        await onTaskScreen(erinPage);
+        expect(!(await verifyBanner(erinPage).count()), "the banner is still there");
+        await erinPage.reload();
+        await onTaskScreen(erinPage);
+        expect(!(await verifyBanner(erinPage).count()), "the banner is back after a reload");
+      });
+
+      await step("the same link again: already confirmed, nothing more to do", async () => {
+        await erinPage.goto(link);
+        await erinPage.getByRole("heading", { name: "Email address already confirmed", level: 1 }).waitFor();
+        await erinPage.getByRole("link", { name: "Go to your tasks" }).click();
+        await onTaskScreen(erinPage);
+      });
+    },
+  },
+
+  {
+    name: "forgot password: the mailed link sets a new one, every session ends, the old password is refused",
+    needs: [VERIFIED],
+    page: () => erinPage,
+    async run({ step }) {
+      await step("Erin is signed in on her phone too", async () => {
+        const context = await browsers.launch(phone);
+        erinPhone = browsers.watch(context.pages()[0] ?? (await context.newPage()), "erin-phone");
+        await erinPhone.goto(appUrl);
+        await erinPhone.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
+        await signIn(erinPhone, erin);
+        await onTaskScreen(erinPhone);
+      });
+
+      await step("on the desktop she signs out; Forgot password? takes the email typed at sign-in", async () => {
+        await erinPage.getByRole("button", { name: "Sign out" }).click();
+        await erinPage.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
+        await erinPage.getByLabel("Email", { exact: true }).fill(erin.email);
+        await screenshot(erinPage, "desktop-signin-forgot-link.png");
+        await erinPage.getByRole("link", { name: "Forgot password?" }).click();
+        await erinPage.getByRole("heading", { name: "Forgot your password?", level: 1 }).waitFor();
+        expect(new URL(erinPage.url()).pathname === "/forgot-password", `the address is ${erinPage.url()}`);
+        const field = erinPage.getByLabel("Email", { exact: true });
+        expect((await field.inputValue()) === erin.email, `the field holds ${await field.inputValue()}`);
+        await screenshot(erinPage, "desktop-forgot-password.png");
+        try {
+          await expectFitsWidth(erinPage, 320, phone.height);
+          await screenshot(erinPage, "phone-forgot-password-320.png");
+        } finally {
+          await erinPage.setViewportSize(desktop);
+        }
+      });
+
+      const nobody = `nobody-${stamp}@example.com`;
+      await step("an address with no account gets the same answer, and no mail", async () => {
+        const field = erinPage.getByLabel("Email", { exact: true });
+        await field.fill(nobody);
+        const asked = erinPage.waitForResponse((r) => r.url() === `${authUrl}/api/auth/password/reset/request`);
+        await erinPage.getByRole("button", { name: "Send reset link" }).click();
+        expect((await asked).status() === 202, `the reset request answered ${(await asked).status()}`);
+        const heading = erinPage.getByRole("heading", { name: "Check your email", level: 1 });
+        await heading.waitFor();
+        await waitFor(() => heading.evaluate((el) => el === document.activeElement), "the result heading has no focus");
+        const said = await erinPage.getByRole("status").innerText();
+        expect(said.includes(`If an account exists for ${nobody}`), `the page says ${JSON.stringify(said)}`);
+        await erinPage.getByRole("button", { name: "Use another address" }).click();
+      });
+
+      await step("her own address: the same words, and the mail comes", async () => {
+        await erinPage.getByLabel("Email", { exact: true }).fill(erin.email);
+        await erinPage.getByRole("button", { name: "Send reset link" }).click();
+        await erinPage.getByRole("heading", { name: "Check your email", level: 1 }).waitFor();
+        const said = await erinPage.getByRole("status").innerText();
+        expect(said.includes(`If an account exists for ${erin.email}`), `the page says ${JSON.stringify(said)}`);
+        await screenshot(erinPage, "desktop-forgot-password-sent.png");
+        try {
+          await expectFitsWidth(erinPage, 320, phone.height);
+          await screenshot(erinPage, "phone-forgot-password-sent-320.png");
+        } finally {
+          await erinPage.setViewportSize(desktop);
+        }
+        await linkInMail(erin.email, "/reset-password", 2);
+        // Mailed in the order asked for: by now the unknown address's would have come.
+        expect((await mailsTo(nobody)).length === 0, "a reset mail went to an address with no account");
+      });
+
+      let link;
+      let resetAt = 0;
+      await step("the reset link's page: a too-common password is refused on its field, then a new one is set", async () => {
+        ({ link } = await linkInMail(erin.email, "/reset-password", 2));
+        await erinPage.goto(link);
+        await erinPage.getByRole("heading", { name: "Choose a new password", level: 1 }).waitFor();
+        // The served app answers the link's address on a reload too, token and all.
+        await erinPage.reload();
+        await erinPage.getByRole("heading", { name: "Choose a new password", level: 1 }).waitFor();
+        await screenshot(erinPage, "desktop-reset-password.png");
+        try {
+          await expectFitsWidth(erinPage, 320, phone.height);
+          await screenshot(erinPage, "phone-reset-password-320.png");
+        } finally {
+          await erinPage.setViewportSize(desktop);
+        }
+        const pw = erinPage.getByLabel("New password", { exact: true });
+        const confirm = erinPage.getByLabel("Confirm new password", { exact: true });
+        await pw.fill("password");
+        await confirm.fill("password");
+        await erinPage.getByRole("button", { name: "Change password" }).click();
+        await erinPage.getByRole("alert").filter({ hasText: /too common/ }).waitFor();
+        expect((await pw.getAttribute("aria-invalid")) === "true", "the password field is not marked invalid");
+
+        erin.oldPassword = erin.password;
+        erin.password = "juniper-comet-ledger-85";
+        await pw.fill(erin.password);
+        await confirm.fill(erin.password);
+        // A fresh token on the phone outlives the wait for the reset to reach the task-service, so
+        // what signs the phone out is its ended session, not its token's expiry.
+        await erinPhone.reload();
+        await onTaskScreen(erinPhone);
+        const reset = erinPage.waitForResponse((r) => r.url() === `${authUrl}/api/auth/password/reset`);
+        await erinPage.getByRole("button", { name: "Change password" }).click();
+        expect((await reset).status() === 204, `POST /api/auth/password/reset answered ${(await reset).status()}`);
+        resetAt = Date.now();
+        const heading = erinPage.getByRole("heading", { name: "Password changed", level: 1 });
+        await heading.waitFor();
+        await waitFor(() => heading.evaluate((el) => el === document.activeElement), "the result heading has no focus");
+        await screenshot(erinPage, "desktop-reset-password-done.png");
+        try {
+          await expectFitsWidth(erinPage, 320, phone.height);
+          await screenshot(erinPage, "phone-reset-password-done-320.png");
+        } finally {
+          await erinPage.setViewportSize(desktop);
+        }
+      });
+
+      await step("her phone is signed out at its next request", async () => {
+        const took = await signedOutAtNextRequest(erinPhone, resetAt, SIGNED_OUT_WITHIN_MS);
+        console.log(`    # the phone's token was refused ${took} ms after the reset`);
+      });
+
+      await step("Sign in: the old password is refused, the new one accepted", async () => {
+        await erinPage.getByRole("link", { name: "Sign in" }).click();
+        await erinPage.getByRole("heading", { name: "Sign in", level: 1 }).waitFor();
+        expect(new URL(erinPage.url()).pathname === "/", `the address is ${erinPage.url()}`);
+        await signIn(erinPage, { ...erin, password: erin.oldPassword });
+        await erinPage.getByRole("alert").filter({ hasText: "Wrong email or password" }).waitFor();
+        await signIn(erinPage, erin);
+        await onTaskScreen(erinPage);
+      });
+
+      await step("the used link again: explained, with the way to a new one", async () => {
+        await erinPage.goto(link);
+        await erinPage.getByLabel("New password", { exact: true }).fill("another-fine-passphrase-7");
+        await erinPage.getByLabel("Confirm new password", { exact: true }).fill("another-fine-passphrase-7");
+        const refused = erinPage.waitForResponse((r) => r.url() === `${authUrl}/api/auth/password/reset`);
+        await erinPage.getByRole("button", { name: "Change password" }).click();
+        expect((await refused).status() === 400, `the used link's reset answered ${(await refused).status()}`);
+        const heading = erinPage.getByRole("heading", { name: "This link can no longer be used", level: 1 });
+        await heading.waitFor();
+        await waitFor(() => heading.evaluate((el) => el === document.activeElement), "the result heading has no focus");
+        await erinPage.getByRole("alert").filter({ hasText: "expired or was already used" }).waitFor();
+        await screenshot(erinPage, "desktop-reset-password-used-link.png");
+        try {
+          await expectFitsWidth(erinPage, 320, phone.height);
+          await screenshot(erinPage, "phone-reset-password-used-link-320.png");
+        } finally {
+          await erinPage.setViewportSize(desktop);
+        }
+        await erinPage.getByRole("link", { name: "Ask for a new link" }).click();
+        await erinPage.getByRole("heading", { name: "Forgot your password?", level: 1 }).waitFor();
+      });
+
+      await step("and the new password still signs in (the used link changed nothing)", async () => {
+        await apiSignIn(erin);
       });
     },
   },
