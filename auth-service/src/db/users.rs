@@ -148,18 +148,3 @@ pub async fn mark_verified(conn: &mut PgConnection, id: Uuid, email: &str) -> sq
     .await?;
     Ok(done.rows_affected() > 0)
 }
-
-/// The user with this address (as sign-in finds it), for a reset request.
-pub async fn id_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Option<(Uuid, String)>> {
-    retry::read(pool, |conn| {
-        Box::pin(
-            sqlx::query_as(
-                "SELECT id, email FROM auth.users
-                  WHERE lower(normalize(email, NFC)) = lower(normalize($1, NFC))",
-            )
-            .bind(email)
-            .fetch_optional(&mut **conn),
-        )
-    })
-    .await
-}

@@ -214,10 +214,13 @@ pub async fn request_reset(
         )
         .await?;
     let found = match &email {
-        Some(email) => db::users::id_by_email(&state.pool, email).await?,
+        Some(email) => db::users::credentials_by_email(&state.pool, email).await?,
         None => None,
     };
-    if let Some((user_id, email)) = found {
+    if let Some(db::users::Credentials {
+        id: user_id, email, ..
+    }) = found
+    {
         let token = refresh_token::new_token()?;
         let expires_at = Utc::now() + chrono::Duration::minutes(RESET_TTL_MINUTES);
         let mail = state.mail.reset(&email, &token.token);

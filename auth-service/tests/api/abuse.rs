@@ -7,19 +7,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-/// A second replica (or a restart) of `app`: the same database and configuration.
-async fn replica(app: &TestApp) -> TestApp {
-    let (base, state, server) = serve(&app.config).await;
-    TestApp {
-        base,
-        client: shared::testing::client(),
-        state,
-        config: app.config.clone(),
-        db: app.db.alias(),
-        server,
-    }
-}
-
 async fn signin_from(
     app: &TestApp,
     email: &str,

@@ -313,15 +313,7 @@ async fn mail_queued_while_the_server_is_away_arrives_when_it_is_back() {
 async fn two_replicas_send_each_message_exactly_once() {
     let sink = MailSink::start().await;
     let a = app_with_sink(&sink).await;
-    let (base, state, server) = serve(&a.config).await;
-    let b = TestApp {
-        base,
-        client: shared::testing::client(),
-        state,
-        config: a.config.clone(),
-        db: a.db.alias(),
-        server,
-    };
+    let b = replica(&a).await;
     let emails: Vec<String> = (0..12).map(|_| unique_email()).collect();
     let signups = emails.iter().enumerate().map(|(i, e)| {
         if i % 2 == 0 {

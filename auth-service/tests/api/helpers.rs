@@ -73,6 +73,19 @@ pub async fn serve(config: &Config) -> (String, AppState, ServerHandle) {
     (format!("http://{addr}"), state, server)
 }
 
+/// A second replica (or a restart) of `app`: the same database and configuration.
+pub async fn replica(app: &TestApp) -> TestApp {
+    let (base, state, server) = serve(&app.config).await;
+    TestApp {
+        base,
+        client: shared::testing::client(),
+        state,
+        config: app.config.clone(),
+        db: app.db.alias(),
+        server,
+    }
+}
+
 pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
 }

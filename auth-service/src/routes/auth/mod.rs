@@ -186,14 +186,13 @@ pub async fn signin(
         }
     }
     // A known device keeps its cookie; any other browser is given one now.
-    let new_device = match known_device {
-        Some(_) => None,
-        None => Some(refresh_token::new_token()?),
+    let (device_hash, new_device) = match known_device {
+        Some(hash) => (*hash, None),
+        None => {
+            let device = refresh_token::new_token()?;
+            (device.hash, Some(device.token))
+        }
     };
-    let device_hash = known_device
-        .or(new_device.as_ref().map(|d| &d.hash))
-        .copied()
-        .unwrap_or_default();
     let issued = retry::transaction(&state.pool, |tx| {
         Box::pin(async {
             let issued = start_session(&state, tx, creds.id, &creds.email, &origin).await?;
@@ -210,7 +209,7 @@ pub async fn signin(
     })
     .await?;
     let jar = match new_device {
-        Some(device) => jar.add(transport::device_cookie(&state, device.token)),
+        Some(token) => jar.add(transport::device_cookie(&state, token)),
         None => jar,
     };
     let user = User {
