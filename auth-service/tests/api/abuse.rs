@@ -385,3 +385,67 @@ async fn events_cannot_be_rewritten() {
         .expect_err("append-only");
     assert!(err.to_string().contains("append-only"), "{err}");
 }
+
+#[tokio::test]
+async fn the_hourly_purges_forget_only_what_nothing_can_need() {
+    let app = spawn_with(|c| c.rate_limit_per_ip = 5).await;
+    let (_, session) = app.new_user().await;
+    let pool = &app.state.pool;
+    // A bucket whose budget is whole again goes; one still counting stays.
+    assert_eq!(
+        app.signin("nobody@example.com", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    sqlx::query(
+        "INSERT INTO auth.rate_limits (key, tat) VALUES ('\\x00', now() - interval '1 minute')",
+    )
+    .execute(pool)
+    .await
+    .expect("old bucket");
+    assert_eq!(
+        auth_service::rate_limit::purge(pool).await.expect("purge"),
+        1
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM auth.rate_limits")
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    assert!(left >= 1, "the live bucket stays");
+    // Events older than the retention go; recent ones stay.
+    sqlx::query("ALTER TABLE auth.events DISABLE TRIGGER events_append_only")
+        .execute(pool)
+        .await
+        .expect("for the test only");
+    sqlx::query("UPDATE auth.events SET at = now() - interval '200 days' WHERE type = 'signup'")
+        .execute(pool)
+        .await
+        .expect("age one event");
+    assert_eq!(
+        auth_service::db::events::purge(pool, 180)
+            .await
+            .expect("purge"),
+        1
+    );
+    let page: Value = app
+        .client
+        .get(app.url("/api/auth/events"))
+        .bearer_auth(session["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("events")
+        .json()
+        .await
+        .expect("page");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(0), "{page}");
+    // Link tokens a day past expiry go; the live one stays.
+    sqlx::query("UPDATE auth.email_tokens SET expires_at = now() - interval '2 days'")
+        .execute(pool)
+        .await
+        .expect("expire");
+    assert_eq!(
+        auth_service::db::email_tokens::purge(pool)
+            .await
+            .expect("purge"),
+        1
+    );
+}

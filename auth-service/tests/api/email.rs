@@ -122,13 +122,18 @@ async fn a_resend_waits_a_minute_and_an_expired_link_is_refused() {
 async fn parallel_uses_of_one_link_succeed_exactly_once() {
     let sink = MailSink::start().await;
     let app = app_with_sink(&sink).await;
+    let other = replica(&app).await;
     let (email, _) = app.new_user().await;
     let token = sink
         .wait_for(&email, WAIT)
         .await
         .and_then(|m| m.link_token("/verify-email"))
         .expect("link");
-    let uses = (0..8).map(|_| post(&app, "/api/auth/email/verify", json!({"token": token})));
+    // Spread over two replicas on one database.
+    let uses = (0..8).map(|i| {
+        let on = if i % 2 == 0 { &app } else { &other };
+        post(on, "/api/auth/email/verify", json!({"token": token}))
+    });
     let statuses: Vec<StatusCode> = futures::future::join_all(uses)
         .await
         .iter()
@@ -390,5 +395,65 @@ async fn without_smtp_the_mail_is_logged_and_marked_sent() {
             "the logged mail was never marked sent"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_resets_with_one_link_on_two_replicas_set_one_password() {
+    let sink = MailSink::start().await;
+    let app = app_with_sink(&sink).await;
+    let other = replica(&app).await;
+    let (email, _) = app.new_user().await;
+    sink.wait_for(&email, WAIT)
+        .await
+        .expect("verification mail");
+    let res = post(
+        &app,
+        "/api/auth/password/reset/request",
+        json!({"email": email}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let deadline = Instant::now() + WAIT;
+    let token = loop {
+        if let Some(t) = sink
+            .to(&email)
+            .iter()
+            .find_map(|m| m.link_token("/reset-password"))
+        {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "no reset mail");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let passwords: Vec<String> = (0..6).map(|i| format!("parallel passphrase {i}")).collect();
+    let resets = passwords.iter().enumerate().map(|(i, p)| {
+        let on = if i % 2 == 0 { &app } else { &other };
+        post(
+            on,
+            "/api/auth/password/reset",
+            json!({"token": token, "new_password": p}),
+        )
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(resets)
+        .await
+        .iter()
+        .map(reqwest::Response::status)
+        .collect();
+    let winners: Vec<&String> = passwords
+        .iter()
+        .zip(&statuses)
+        .filter(|(_, s)| **s == StatusCode::NO_CONTENT)
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(winners.len(), 1, "{statuses:?}");
+    // The winner's password is the one that holds.
+    for p in &passwords {
+        let want = if p == winners[0] {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(app.signin(&email, p).await.status(), want, "{p}");
     }
 }
