@@ -1,6 +1,6 @@
 /** Words for the services' stable error codes. The service's own `message` is the fallback, so a
  * code this table does not know yet still reads sensibly. */
-import { ApiError, NetworkError, type FieldError } from "./api/errors";
+import { ApiError, isRefusedToken, NetworkError, type FieldError } from "./api/errors";
 import { durationInWords } from "./time";
 
 const FIELD_MESSAGES: Record<string, string> = {
@@ -10,6 +10,7 @@ const FIELD_MESSAGES: Record<string, string> = {
   password_too_long: "Use at most 128 characters.",
   password_too_common: "This password is too common and easy to guess. Choose another.",
   wrong_password: "That isn't your current password.",
+  invalid_code: "That code didn't work. Check the app and enter the code it shows now.",
 };
 
 /** The password rules as the sign-up form states them (the service's own: 8–128 characters, not
@@ -43,6 +44,12 @@ export function errorMessage(error: unknown, action = "That didn't work"): strin
         return "The service is starting up or unavailable. Try again in a moment.";
       case "payload_too_large":
         return "That is too long to save.";
+      case "totp_already_enabled":
+        return "Your authenticator app is already set up.";
+      case "totp_not_enabled":
+        return "Your authenticator app was already turned off.";
+      case "totp_not_pending":
+        return "That set-up is no longer under way. Start again.";
     }
     if (error.status >= 500) return `${action}: the server had a problem. Try again in a moment.`;
     if (error.detail) return error.detail;
@@ -51,8 +58,9 @@ export function errorMessage(error: unknown, action = "That didn't work"): strin
   return `${action}.`;
 }
 
-/** A session that ended shows the sign-in screen by itself: such a failure needs no words here. */
-export const sessionEnded = (error: unknown) => error instanceof ApiError && error.status === 401;
+/** A session that ended shows the sign-in screen by itself: such a failure needs no words here.
+ * (A 401 `invalid_credentials` is a refused password, code or passkey: that needs words.) */
+export const sessionEnded = (error: unknown) => error instanceof ApiError && isRefusedToken(error);
 
 /** Splits an ApiError's field errors into the ones a form can place and the rest. */
 export function splitFieldErrors(

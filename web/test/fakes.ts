@@ -1,7 +1,10 @@
 /** A fake auth-service and task-service behind one fetch(), with a shared cookie jar, for
  * exercising the token logic without a network. */
 import type { SecurityEvent, SessionInfo } from "../src/api/account";
-import type { ChannelLike, LockManagerLike, User } from "../src/api/session";
+import { MfaClient } from "../src/api/mfa";
+import { PasskeysClient, type Passkey } from "../src/api/passkeys";
+import type { ChannelLike, LockManagerLike, SessionManager, User } from "../src/api/session";
+import type { WebAuthn } from "../src/api/webauthn";
 
 export const AUTH = "http://auth.test";
 export const TASKS = "http://tasks.test";
@@ -12,7 +15,75 @@ export const alice: User = {
   name: "Alice",
   created_at: "2026-01-01T00:00:00Z",
   email_verified: true,
+  totp_enabled: false,
 };
+
+/** The fake's authenticator app: this secret, and this code is the one it "shows". */
+export const TOTP_SECRET = "JBSWY3DPEHPK3PXP";
+export const TOTP_CODE = "123456";
+export const RECOVERY_CODES = Array.from({ length: 10 }, (_, i) => `rcv${i}a-${String(10000 + i * 1111).slice(0, 5)}`);
+
+/** Passkeys as the fake auth-service lists them: one used, one never used. */
+export function somePasskeys(): (Passkey & { credentialId: string })[] {
+  return [
+    {
+      id: "40000000-0000-4000-8000-000000000001",
+      name: "Work laptop",
+      created_at: "2026-05-01T09:00:00Z",
+      last_used_at: "2026-05-20T11:30:00Z",
+      credentialId: "cred-laptop",
+    },
+    {
+      id: "40000000-0000-4000-8000-000000000002",
+      name: "Phone",
+      created_at: "2026-04-02T08:00:00Z",
+      last_used_at: null,
+      credentialId: "cred-phone",
+    },
+  ];
+}
+
+/**
+ * A stand-in for the browser's authenticator: `create` and `get` answer with credentials the fake
+ * auth-service recognises by id, or fail as `failWith` says (a DOMException named as the browser
+ * would: NotAllowedError when the person closes the prompt).
+ */
+export class FakeWebAuthn implements WebAuthn {
+  supported = true;
+  failWith: string | null = null;
+  /** The credential `get` signs with (a passkey the fake server knows, or not). */
+  credentialId = "cred-laptop";
+  created: PublicKeyCredentialCreationOptionsJSON[] = [];
+  requested: PublicKeyCredentialRequestOptionsJSON[] = [];
+  private counter = 0;
+
+  async create(options: PublicKeyCredentialCreationOptionsJSON) {
+    this.created.push(options);
+    if (this.failWith) throw new DOMException("refused", this.failWith);
+    const id = `cred-new-${++this.counter}`;
+    return { id, rawId: id, type: "public-key", response: { clientDataJSON: "e30", attestationObject: "o2Nm" } };
+  }
+
+  async get(options: PublicKeyCredentialRequestOptionsJSON) {
+    this.requested.push(options);
+    if (this.failWith) throw new DOMException("refused", this.failWith);
+    const id = this.credentialId;
+    return {
+      id,
+      rawId: id,
+      type: "public-key",
+      response: { clientDataJSON: "e30", authenticatorData: "AA", signature: "AA", userHandle: "dXNlcg" },
+    };
+  }
+}
+
+/** The second-factor clients the App takes, on the fake services. */
+export function secondFactors(session: SessionManager, server: FakeServer, webauthn: WebAuthn = new FakeWebAuthn()) {
+  return {
+    mfa: new MfaClient(AUTH, session),
+    passkeys: new PasskeysClient(AUTH, session, webauthn, server.fetch),
+  };
+}
 
 /** Sessions as the fake auth-service lists them: this browser's first, then two others. */
 export function someSessions(): SessionInfo[] {
@@ -137,6 +208,14 @@ export class FakeServer {
   /** Verification mails sent by request, and when the last went (ms; for the one-a-minute rule). */
   verificationMails = 0;
   lastVerificationMail = -Infinity;
+  /** The authenticator app: off, set up but not confirmed, or on (then sign-in wants a code). */
+  totp: "off" | "pending" | "on" = "off";
+  recoveryCodes: string[] = [];
+  /** Sign-in tokens for the code step, with the wrong codes tried on each. */
+  mfaTokens = new Map<string, number>();
+  passkeys: (Passkey & { credentialId: string })[] = somePasskeys();
+  /** Open WebAuthn challenges, each good once. */
+  challenges = new Set<string>();
 
   get refreshCalls() {
     return this.calls.filter((c) => c.url === `${AUTH}/api/auth/refresh`).length;
@@ -188,8 +267,44 @@ export class FakeServer {
     const cookieAllowed = call.credentials === "include";
     switch (`${call.method} ${path}`) {
       case "POST /api/auth/signin":
+        if (this.totp === "on") {
+          const token = `mfa-${++this.counter}`;
+          this.mfaTokens.set(token, 0);
+          return problem(403, "mfa_required", { mfa_token: token });
+        }
+        return json(200, this.issue(this.user));
       case "POST /api/auth/signup":
-        return json(path.endsWith("signup") ? 201 : 200, this.issue(this.user));
+        return json(201, this.issue(this.user));
+      case "POST /api/auth/signin/mfa": {
+        const body = JSON.parse(call.body ?? "{}") as { mfa_token?: string; code?: string };
+        const tries = body.mfa_token ? this.mfaTokens.get(body.mfa_token) : undefined;
+        if (tries === undefined) return problem(401, "invalid_token");
+        const code = String(body.code ?? "").toLowerCase().replace(/-/g, "");
+        const recovery = this.recoveryCodes.findIndex((c) => c.replace(/-/g, "") === code);
+        if (code !== TOTP_CODE && recovery < 0) {
+          // Five wrong codes and the token is used up.
+          if (tries >= 4) this.mfaTokens.delete(body.mfa_token!);
+          else this.mfaTokens.set(body.mfa_token!, tries + 1);
+          return problem(401, "invalid_credentials");
+        }
+        if (recovery >= 0) this.recoveryCodes.splice(recovery, 1);
+        this.mfaTokens.delete(body.mfa_token!);
+        return json(200, this.issue(this.user));
+      }
+      case "POST /api/auth/passkeys/signin/start": {
+        const id = `chal-${++this.counter}`;
+        this.challenges.add(id);
+        return json(200, { challenge_id: id, publicKey: { challenge: "Y2hhbGxlbmdl", rpId: "localhost", userVerification: "preferred" } });
+      }
+      case "POST /api/auth/passkeys/signin/finish": {
+        const body = JSON.parse(call.body ?? "{}") as { challenge_id?: string; credential?: { id?: string } };
+        const known = this.passkeys.find((p) => p.credentialId === body.credential?.id);
+        if (!body.challenge_id || !this.challenges.delete(body.challenge_id) || !known) {
+          return problem(401, "invalid_credentials");
+        }
+        known.last_used_at = new Date().toISOString();
+        return json(200, this.issue(this.user));
+      }
       case "POST /api/auth/refresh": {
         if (this.refreshDelay) await new Promise((r) => setTimeout(r, this.refreshDelay));
         const presented = cookieAllowed ? this.cookie : null;
@@ -246,6 +361,13 @@ export class FakeServer {
     const wrong = (field: string) =>
       problem(422, "validation_failed", { errors: [{ field, code: "wrong_password", message: "wrong password" }] });
     const noContent = () => new Response(null, { status: 204 });
+    const passkeyPath = /^\/api\/auth\/passkeys\/([^/]+)$/.exec(path);
+    if (call.method === "DELETE" && passkeyPath) {
+      const id = decodeURIComponent(passkeyPath[1]!);
+      if (!this.passkeys.some((p) => p.id === id)) return problem(404, "not_found");
+      this.passkeys = this.passkeys.filter((p) => p.id !== id);
+      return noContent();
+    }
     const sessionPath = /^\/api\/auth\/sessions\/([^/]+)$/.exec(path);
     if (call.method === "DELETE" && sessionPath) {
       const id = decodeURIComponent(sessionPath[1]!);
@@ -256,6 +378,71 @@ export class FakeServer {
     switch (`${call.method} ${path}`) {
       case "GET /api/auth/sessions":
         return json(200, this.sessions);
+      case "POST /api/auth/mfa/totp/setup":
+        if (this.totp === "on") return problem(409, "totp_already_enabled");
+        this.totp = "pending";
+        return json(200, {
+          secret: TOTP_SECRET,
+          otpauth_uri: `otpauth://totp/Tasks:${encodeURIComponent(this.user.email)}?secret=${TOTP_SECRET}&issuer=Tasks`,
+        });
+      case "POST /api/auth/mfa/totp/confirm":
+        if (this.totp !== "pending") return problem(409, "totp_not_pending");
+        if (body.code !== TOTP_CODE) {
+          return problem(422, "validation_failed", {
+            errors: [{ field: "code", code: "invalid_code", message: "invalid code" }],
+          });
+        }
+        this.totp = "on";
+        this.user = { ...this.user, totp_enabled: true };
+        this.recoveryCodes = [...RECOVERY_CODES];
+        return json(200, { recovery_codes: this.recoveryCodes });
+      case "DELETE /api/auth/mfa/totp":
+        if (body.password !== this.password) return wrong("password");
+        if (this.totp !== "on") return problem(409, "totp_not_enabled");
+        this.totp = "off";
+        this.user = { ...this.user, totp_enabled: false };
+        this.recoveryCodes = [];
+        this.sessions = this.sessions.filter((s) => s.current);
+        return noContent();
+      case "GET /api/auth/passkeys":
+        return json(
+          200,
+          this.passkeys.map(({ credentialId, ...p }) => {
+            void credentialId;
+            return p;
+          }),
+        );
+      case "POST /api/auth/passkeys/register/start": {
+        const id = `chal-${++this.counter}`;
+        this.challenges.add(id);
+        return json(200, {
+          challenge_id: id,
+          publicKey: {
+            challenge: "Y2hhbGxlbmdl",
+            rp: { name: "Tasks", id: "localhost" },
+            user: { id: "dXNlcg", name: this.user.email, displayName: this.user.name ?? this.user.email },
+            pubKeyCredParams: [{ type: "public-key", alg: -7 }],
+            excludeCredentials: this.passkeys.map((p) => ({ type: "public-key", id: p.credentialId })),
+          },
+        });
+      }
+      case "POST /api/auth/passkeys/register/finish": {
+        const { challenge_id, credential, name } = body as { challenge_id?: string; credential?: { id?: string }; name?: string };
+        if (!challenge_id || !this.challenges.delete(challenge_id) || !credential?.id) {
+          return problem(401, "invalid_credentials");
+        }
+        const added = {
+          id: `40000000-0000-4000-9000-${String(++this.counter).padStart(12, "0")}`,
+          name: name ?? "Chrome on Linux",
+          created_at: new Date().toISOString(),
+          last_used_at: null,
+          credentialId: credential.id,
+        };
+        this.passkeys.push(added);
+        const { credentialId, ...passkey } = added;
+        void credentialId;
+        return json(201, passkey);
+      }
       case "POST /api/auth/email/verify/request": {
         if (this.user.email_verified) return new Response(null, { status: 202 });
         const wait = Math.ceil((this.lastVerificationMail + 60_000 - Date.now()) / 1000);

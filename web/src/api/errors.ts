@@ -14,6 +14,8 @@ export interface Problem {
   detail?: string;
   code?: string;
   errors?: FieldError[];
+  /** Members a route adds of its own (`mfa_token` on a 403 `mfa_required`). */
+  [member: string]: unknown;
 }
 
 export class ApiError extends Error {
@@ -24,6 +26,8 @@ export class ApiError extends Error {
   readonly fieldErrors: FieldError[];
   /** Seconds, from `Retry-After` on 429s. */
   readonly retryAfter: number | undefined;
+  /** The whole problem document, for a route's own members. */
+  readonly problem: Problem;
 
   constructor(status: number, problem: Problem, retryAfter?: number) {
     super(problem.detail || problem.title || `Request failed with status ${status}`);
@@ -34,12 +38,23 @@ export class ApiError extends Error {
     this.detail = problem.detail;
     this.fieldErrors = Array.isArray(problem.errors) ? problem.errors : [];
     this.retryAfter = retryAfter;
+    this.problem = problem;
   }
 
   /** The first message for a field, if the service sent one. */
   fieldError(field: string): FieldError | undefined {
     return this.fieldErrors.find((e) => e.field === field);
   }
+}
+
+/**
+ * Whether a 401 says the bearer or refresh token is no good (so a refresh may help), as opposed
+ * to a refused proof of who someone is: a wrong password, code or passkey (`invalid_credentials`),
+ * where refreshing would rotate the refresh token for nothing and the session is fine. A 401
+ * without a readable code (a proxy's page) is taken as a refused token, as before codes existed.
+ */
+export function isRefusedToken(error: { status: number; code: string }): boolean {
+  return error.status === 401 && (error.code === "invalid_token" || error.code === "http_401");
 }
 
 /** fetch() itself failed: offline, DNS, refused connection, CORS refusal. */

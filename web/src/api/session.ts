@@ -12,7 +12,7 @@
  *   session). A tab that refreshed tells the others over a BroadcastChannel, so a tab that was
  *   waiting for the lock picks up the new access token instead of refreshing again.
  */
-import { ApiError, NetworkError, problemFromResponse, readJson, safeFetch } from "./errors";
+import { ApiError, isRefusedToken, NetworkError, problemFromResponse, readJson, safeFetch } from "./errors";
 
 export interface User {
   id: string;
@@ -22,6 +22,24 @@ export interface User {
   /** Whether the person followed the verification mail's link. Missing from an auth-service that
    * predates verification: then nothing is asked of them. */
   email_verified?: boolean;
+  /** Whether sign-in with a password asks for an authenticator app's code too. Missing from an
+   * auth-service that predates second factors: then the Account page offers no set-up. */
+  totp_enabled?: boolean;
+}
+
+/**
+ * The password was right, and the account asks for a second step: a code from the authenticator
+ * app or a recovery code, sent with `mfaToken` to `signInWithCode`. The token is short-lived
+ * (five minutes) and good for a few tries.
+ */
+export class MfaRequiredError extends ApiError {
+  readonly mfaToken: string;
+
+  constructor(error: ApiError, mfaToken: string) {
+    super(error.status, error.problem, error.retryAfter);
+    this.name = "MfaRequiredError";
+    this.mfaToken = mfaToken;
+  }
 }
 
 export interface SessionResponse {
@@ -227,14 +245,41 @@ export class SessionManager {
     return this.startSession("/api/auth/signup", body);
   }
 
+  /** Throws `MfaRequiredError` when the account has an authenticator app: see `signInWithCode`. */
   async signIn(input: { email: string; password: string }): Promise<User> {
     return this.startSession("/api/auth/signin", { email: input.email, password: input.password });
+  }
+
+  /**
+   * The second step of a sign-in that answered `MfaRequiredError`: its token and a 6-digit code
+   * from the authenticator app, or a recovery code. A wrong code is a 401 `invalid_credentials`
+   * (the token stays good for a few more tries); a token that expired or was used up a 401
+   * `invalid_token` (start again with the password).
+   */
+  async signInWithCode(input: { mfaToken: string; code: string }): Promise<User> {
+    return this.startSession("/api/auth/signin/mfa", { mfa_token: input.mfaToken, code: input.code });
+  }
+
+  /** The last step of a passkey sign-in (`PasskeysClient.signIn` runs the ceremony before it):
+   * the signed challenge traded for a session. A refused one is a 401 `invalid_credentials`. */
+  async signInWithPasskey(input: { challengeId: string; credential: unknown }): Promise<User> {
+    return this.startSession("/api/auth/passkeys/signin/finish", {
+      challenge_id: input.challengeId,
+      credential: input.credential,
+    });
   }
 
   private async startSession(path: string, body: unknown): Promise<User> {
     // Under the lock: a sign-in replaces the cookie, which must not race another tab's refresh.
     return this.withLock(async () => {
-      const session = await readJson<SessionResponse>(await this.post(path, body));
+      const res = await this.post(path, body);
+      if (res.status === 403) {
+        const error = await problemFromResponse(res);
+        const token = error.problem.mfa_token;
+        if (error.code === "mfa_required" && typeof token === "string") throw new MfaRequiredError(error, token);
+        throw error;
+      }
+      const session = await readJson<SessionResponse>(res);
       if (!session.user) throw new ApiError(502, { title: "The auth-service sent no user" });
       this.generation++;
       this.user = null;
@@ -368,8 +413,10 @@ export class SessionManager {
   }
 
   /**
-   * fetch() with the bearer token. A 401 is retried once after a refresh; a second 401 is
-   * returned to the caller (the service refuses a fresh token: nothing more to try).
+   * fetch() with the bearer token. A 401 that refuses the token is retried once after a refresh;
+   * a second 401 is returned to the caller (the service refuses a fresh token: nothing more to
+   * try). A 401 `invalid_credentials` (a wrong code, a passkey not accepted) is the caller's: the
+   * token was fine, and a refresh would only rotate the refresh token.
    */
   async authorizedFetch(url: string, init: RequestInit = {}): Promise<Response> {
     const send = (token: string) => {
@@ -380,6 +427,7 @@ export class SessionManager {
     const token = await this.getAccessToken();
     const res = await send(token);
     if (res.status !== 401) return res;
+    if (!isRefusedToken(await problemFromResponse(res.clone()))) return res;
     await res.body?.cancel().catch(() => undefined);
     const fresh = await this.refresh(token);
     return send(fresh);
