@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import type { AccountClient } from "./api/account";
 import type { EmailClient } from "./api/email";
+import type { MfaClient } from "./api/mfa";
+import type { PasskeysClient } from "./api/passkeys";
 import type { AuthState, SessionManager } from "./api/session";
 import type { TasksClient } from "./api/tasks";
 import { AccountScreen } from "./components/AccountScreen";
@@ -27,11 +29,15 @@ export function App({
   tasks,
   account,
   email,
+  mfa,
+  passkeys,
 }: {
   session: SessionManager;
   tasks: TasksClient;
   account: AccountClient;
   email: EmailClient;
+  mfa: MfaClient;
+  passkeys: PasskeysClient;
 }) {
   const subscribe = useCallback((cb: () => void) => {
     const off = session.subscribe(cb);
@@ -100,11 +106,19 @@ export function App({
   if (page === "verify-email") return <VerifyEmailScreen email={email} session={session} user={user} />;
   if (auth.status === "signed-in") {
     return page === "account" ? (
-      <AccountScreen key={auth.user.id} session={session} account={account} email={email} user={auth.user} />
+      <AccountScreen
+        key={auth.user.id}
+        session={session}
+        account={account}
+        email={email}
+        mfa={mfa}
+        passkeys={passkeys}
+        user={auth.user}
+      />
     ) : (
       <TasksScreen key={auth.user.id} session={session} tasks={tasks} email={email} user={auth.user} />
     );
   }
   const notice = auth.reason === "expired" || auth.reason === "deleted" ? auth.reason : undefined;
-  return <AuthScreen session={session} notice={notice} />;
+  return <AuthScreen session={session} passkeys={passkeys} notice={notice} />;
 }

@@ -10,7 +10,7 @@ import { EmailClient } from "../src/api/email";
 import { SessionManager } from "../src/api/session";
 import { TasksClient } from "../src/api/tasks";
 import { useSessions } from "../src/hooks/useSessions";
-import { AUTH, FakeServer, TASKS, problem, someSessions } from "./fakes";
+import { AUTH, FakeServer, secondFactors, TASKS, problem, someSessions } from "./fakes";
 
 let server: FakeServer;
 let session: SessionManager;
@@ -21,7 +21,7 @@ function renderApp(path = "/") {
   const tasks = new TasksClient(TASKS, session);
   const account = new AccountClient(AUTH, session);
   const email = new EmailClient(AUTH, session, server.fetch);
-  return render(<App session={session} tasks={tasks} account={account} email={email} />);
+  return render(<App session={session} tasks={tasks} account={account} email={email} {...secondFactors(session, server)} />);
 }
 
 async function onAccountPage() {

@@ -10,7 +10,7 @@ import { EmailClient } from "../src/api/email";
 import { SessionManager } from "../src/api/session";
 import { TasksClient } from "../src/api/tasks";
 import { EVENTS_PAGE_SIZE, useSecurityEvents } from "../src/hooks/useSecurityEvents";
-import { AUTH, FakeServer, TASKS, manyEvents, problem, someEvents } from "./fakes";
+import { AUTH, FakeServer, secondFactors, TASKS, manyEvents, problem, someEvents } from "./fakes";
 
 let server: FakeServer;
 let session: SessionManager;
@@ -23,7 +23,7 @@ async function renderAccount() {
   const tasks = new TasksClient(TASKS, session);
   const account = new AccountClient(AUTH, session);
   const email = new EmailClient(AUTH, session, server.fetch);
-  render(<App session={session} tasks={tasks} account={account} email={email} />);
+  render(<App session={session} tasks={tasks} account={account} email={email} {...secondFactors(session, server)} />);
   await screen.findByRole("heading", { name: "Account", level: 1 });
 }
 

@@ -11,7 +11,7 @@ import { AccountClient } from "../src/api/account";
 import { EmailClient } from "../src/api/email";
 import { SessionManager } from "../src/api/session";
 import { TasksClient } from "../src/api/tasks";
-import { AUTH, FakeServer, TASKS, problem } from "./fakes";
+import { AUTH, FakeServer, secondFactors, TASKS, problem } from "./fakes";
 
 let server: FakeServer;
 let session: SessionManager;
@@ -22,7 +22,7 @@ function renderApp(path = "/", { strict = false } = {}) {
   const tasks = new TasksClient(TASKS, session);
   const account = new AccountClient(AUTH, session);
   const email = new EmailClient(AUTH, session, server.fetch);
-  const app = <App session={session} tasks={tasks} account={account} email={email} />;
+  const app = <App session={session} tasks={tasks} account={account} email={email} {...secondFactors(session, server)} />;
   return render(strict ? <StrictMode>{app}</StrictMode> : app);
 }
 
@@ -94,6 +94,7 @@ describe("Forgot password?", () => {
         tasks={new TasksClient(TASKS, session)}
         account={new AccountClient(AUTH, session)}
         email={new EmailClient(AUTH, session, server.fetch)}
+        {...secondFactors(session, server)}
       />,
     );
     const field = (await screen.findByLabelText("Email")) as HTMLInputElement;

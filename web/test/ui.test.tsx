@@ -8,7 +8,7 @@ import { AccountClient } from "../src/api/account";
 import { EmailClient } from "../src/api/email";
 import { SessionManager } from "../src/api/session";
 import { TasksClient, type Task } from "../src/api/tasks";
-import { AUTH, FakeServer, TASKS, problem } from "./fakes";
+import { AUTH, FakeServer, secondFactors, TASKS, problem } from "./fakes";
 
 let server: FakeServer;
 let session: SessionManager;
@@ -37,7 +37,7 @@ function renderApp() {
   const tasks = new TasksClient(TASKS, session);
   const account = new AccountClient(AUTH, session);
   const email = new EmailClient(AUTH, session, server.fetch);
-  return render(<App session={session} tasks={tasks} account={account} email={email} />);
+  return render(<App session={session} tasks={tasks} account={account} email={email} {...secondFactors(session, server)} />);
 }
 
 async function signedInWith(items: Task[], next_cursor: string | null = null) {

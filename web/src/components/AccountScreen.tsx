@@ -1,32 +1,42 @@
 import { useEffect, useRef } from "react";
 import type { AccountClient } from "../api/account";
 import type { EmailClient } from "../api/email";
+import type { MfaClient } from "../api/mfa";
+import type { PasskeysClient } from "../api/passkeys";
 import type { SessionManager, User } from "../api/session";
 import { useAnnouncement } from "../hooks/useAnnouncement";
+import { usePasskeys } from "../hooks/usePasskeys";
 import { useSecurityEvents } from "../hooks/useSecurityEvents";
 import { useSessions } from "../hooks/useSessions";
 import { navigate } from "../navigation";
+import { AuthenticatorCard } from "./AuthenticatorCard";
 import { ChangePasswordForm } from "./ChangePasswordForm";
 import { DeleteAccountCard } from "./DeleteAccountCard";
+import { PasskeysCard } from "./PasskeysCard";
 import { SecurityActivityCard } from "./SecurityActivityCard";
 import { SessionsCard } from "./SessionsCard";
 import { SignedInPage } from "./SignedInPage";
 
-/** The Account page: where the person is signed in, their password, what happened to the account
- * lately, and deleting the account.
+/** The Account page: where the person is signed in, their password, two-step verification (an
+ * authenticator app), passkeys, what happened to the account lately, and deleting the account.
  * Puts the pieces together and says what happened in the polite status region. */
 export function AccountScreen({
   session,
   account,
   email,
+  mfa,
+  passkeys,
   user,
 }: {
   session: SessionManager;
   email: EmailClient;
   account: AccountClient;
+  mfa: MfaClient;
+  passkeys: PasskeysClient;
   user: User;
 }) {
   const sessions = useSessions(account);
+  const passkeyList = usePasskeys(passkeys);
   const events = useSecurityEvents(account);
   const [announcement, announce] = useAnnouncement();
   const headingRef = useRef<HTMLHeadingElement>(null);
@@ -38,6 +48,12 @@ export function AccountScreen({
     sessions.othersEnded();
     events.reload();
     announce("Password changed. You have been signed out everywhere else.");
+  }
+
+  // Turning the app off ends every other session, like a password change.
+  function mfaDisabled() {
+    sessions.othersEnded();
+    events.reload();
   }
 
   function deleted() {
@@ -58,6 +74,24 @@ export function AccountScreen({
 
       <SessionsCard sessions={sessions} announce={announce} onChanged={events.reload} />
       <ChangePasswordForm account={account} email={user.email} onChanged={passwordChanged} />
+      {/* Strictly: an auth-service that predates second factors says nothing about them. */}
+      {user.totp_enabled !== undefined && (
+        <AuthenticatorCard
+          mfa={mfa}
+          session={session}
+          user={user}
+          announce={announce}
+          onEnabled={events.reload}
+          onDisabled={mfaDisabled}
+        />
+      )}
+      <PasskeysCard
+        passkeys={passkeyList}
+        supported={passkeys.webauthn.supported}
+        totpEnabled={!!user.totp_enabled}
+        announce={announce}
+        onChanged={events.reload}
+      />
       <SecurityActivityCard events={events} announce={announce} />
       <DeleteAccountCard account={account} email={user.email} onDeleted={deleted} />
 
