@@ -28,6 +28,7 @@ fn main() -> std::process::ExitCode {
         config.bind,
         &config.log,
         "info,sqlx=warn,tower_http=info",
+        || shared::db::migrate_only(&config.db, &auth_service::db::SCHEMA),
         || auth_service::build(&config),
     ))
 }

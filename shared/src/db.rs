@@ -81,6 +81,21 @@ pub async fn connect(settings: &DbSettings, schema: &Schema) -> anyhow::Result<P
     Ok(pool)
 }
 
+/// `<service> migrate`: connects as the service does and applies its pending migrations through
+/// [`connect`] — the start-up path, advisory lock included — then closes the pool. Beside running
+/// replicas or a second run it waits for the lock and finds nothing to do.
+pub async fn migrate_only(args: &crate::settings::DbArgs, schema: &Schema) -> anyhow::Result<()> {
+    let pool = connect(&args.settings()?, schema).await?;
+    pool.close().await;
+    let version = schema.migrator.iter().map(|m| m.version).max();
+    tracing::info!(
+        schema = schema.name,
+        version,
+        "migrations applied; the schema is up to date"
+    );
+    Ok(())
+}
+
 async fn migrate(options: &PgConnectOptions, schema: &Schema) -> anyhow::Result<()> {
     let Schema {
         name: schema,

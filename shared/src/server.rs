@@ -201,24 +201,31 @@ impl<S> Drop for Application<S> {
 }
 
 /// The body of a service's `main` once its configuration is parsed: the `healthcheck`
-/// subcommand, or logs, build and serve until SIGINT/SIGTERM. Start-up failures are logged and
-/// printed, and the exit code says so.
-pub async fn main<S, Fut>(
+/// subcommand; the `migrate` subcommand, which runs `migrate` (the service's
+/// `shared::db::migrate_only` with its schema); or logs, build and serve until SIGINT/SIGTERM.
+/// Failures are logged and printed, and the exit code says so.
+pub async fn main<S, Fut, Mig>(
     name: &'static str,
     command: Option<&crate::settings::BaseCommand>,
     bind: SocketAddr,
     log: &crate::settings::LogArgs,
     default_filter: &str,
+    migrate: impl FnOnce() -> Mig,
     build: impl FnOnce() -> Fut,
 ) -> std::process::ExitCode
 where
     Fut: Future<Output = anyhow::Result<Application<S>>>,
+    Mig: Future<Output = anyhow::Result<()>>,
 {
-    if let Some(crate::settings::BaseCommand::Healthcheck) = command {
+    use crate::settings::BaseCommand;
+    if let Some(BaseCommand::Healthcheck) = command {
         return crate::healthcheck::probe(bind).await;
     }
     log.init(default_filter);
     let run = async {
+        if let Some(BaseCommand::Migrate) = command {
+            return migrate().await;
+        }
         build()
             .await?
             .run_until_stopped(crate::shutdown::signal())

@@ -133,4 +133,8 @@ pub enum BaseCommand {
     /// Probe this service's /readyz on the configured address; exit 0 when ready, 1 otherwise
     /// (for containers without a shell or curl).
     Healthcheck,
+    /// Apply this service's pending database migrations (DATABASE_URL) exactly as start-up does,
+    /// then exit: 0 when the schema is up to date. Safe beside running replicas (advisory-locked);
+    /// what a deployment's migration job runs.
+    Migrate,
 }

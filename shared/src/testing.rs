@@ -145,6 +145,75 @@ impl Drop for ServerHandle {
     }
 }
 
+/// `<service> migrate` as a deployment's migration job runs it: the real binary `bin` with only
+/// `DATABASE_URL`, against a fresh database. Asserts that it exits 0 with every migration of
+/// `schema` applied (and `table` there), that a second run exits 0 and changes nothing, and that
+/// without `DATABASE_URL` it exits non-zero saying so.
+pub async fn assert_migrate_subcommand(bin: &str, schema: &crate::db::Schema, table: &str) {
+    let run = |url: Option<&str>| {
+        let mut command = std::process::Command::new(bin);
+        command.arg("migrate").env_clear();
+        if let Some(url) = url {
+            command.env("DATABASE_URL", url);
+        }
+        let out = command.output().expect("run the binary");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status, text)
+    };
+    let db = TestDb::new().await;
+    let bookkeeping = || async {
+        let mut conn = db.options().connect().await.expect("connect");
+        let rows: Vec<(i64, bool, String, String)> = sqlx::query_as(&format!(
+            "SELECT version, success, encode(checksum, 'hex'), installed_on::text \
+             FROM {}._sqlx_migrations ORDER BY version",
+            schema.name
+        ))
+        .fetch_all(&mut conn)
+        .await
+        .expect("the schema's migration bookkeeping");
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(table)
+            .fetch_one(&mut conn)
+            .await
+            .expect("to_regclass");
+        let _ = conn.close().await;
+        (rows, exists)
+    };
+
+    let (status, output) = run(Some(&db.url));
+    assert!(status.success(), "migrate failed: {output}");
+    assert!(output.contains("up to date"), "says what it did: {output}");
+    let (applied, exists) = bookkeeping().await;
+    let mut expected: Vec<i64> = schema.migrator.iter().map(|m| m.version).collect();
+    expected.sort_unstable();
+    assert!(!expected.is_empty());
+    assert_eq!(
+        applied.iter().map(|r| r.0).collect::<Vec<_>>(),
+        expected,
+        "every migration applied, in schema {}",
+        schema.name
+    );
+    assert!(applied.iter().all(|r| r.1), "every migration succeeded");
+    assert!(exists, "{table} exists after migrate");
+
+    // Again, as the next deployment's job (or a replica starting) would: nothing to do.
+    let (status, output) = run(Some(&db.url));
+    assert!(status.success(), "second migrate failed: {output}");
+    assert_eq!(
+        bookkeeping().await,
+        (applied, true),
+        "a second run is a no-op"
+    );
+
+    let (status, output) = run(None);
+    assert!(!status.success(), "migrate without DATABASE_URL must fail");
+    assert!(output.contains("DATABASE_URL is required"), "{output}");
+}
+
 /// A client that never follows redirects (tests assert on them).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()

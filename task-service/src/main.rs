@@ -20,6 +20,7 @@ async fn main() -> ExitCode {
         config.bind,
         &config.log,
         "info,sqlx=warn",
+        || shared::db::migrate_only(&config.db, &task_service::db::SCHEMA),
         || task_service::build(&config),
     )
     .await

@@ -6,6 +6,7 @@ mod helpers;
 mod abuse;
 mod account;
 mod accounts;
+mod binary;
 mod cookies;
 mod email;
 mod errors;

@@ -1,5 +1,6 @@
-//! The built binary: `task-service` with only `DATABASE_URL` set serves on 127.0.0.1:8082, and
-//! `task-service healthcheck` exits 0 exactly when `/readyz` is 200.
+//! The built binary: `task-service` with only `DATABASE_URL` set serves on 127.0.0.1:8082,
+//! `task-service healthcheck` exits 0 exactly when `/readyz` is 200, and `task-service migrate`
+//! applies the schema and exits.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -83,4 +84,9 @@ async fn with_only_database_url_it_serves_on_127_0_0_1_8082() {
         readyz == StatusCode::OK
     );
     let _ = child.kill().await;
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_once_and_a_second_run_is_a_no_op() {
+    shared::testing::assert_migrate_subcommand(BIN, &task_service::db::SCHEMA, "tasks.tasks").await;
 }
