@@ -11,6 +11,7 @@ const FIELD_MESSAGES: Record<string, string> = {
   password_too_common: "This password is too common and easy to guess. Choose another.",
   wrong_password: "That isn't your current password.",
   invalid_code: "That code didn't work. Check the app and enter the code it shows now.",
+  invalid_name: "Use at most 64 characters.",
 };
 
 /** The password rules as the sign-up form states them (the service's own: 8–128 characters, not

@@ -465,6 +465,27 @@ describe("the passkeys list", () => {
     expect(calls("POST", "/api/auth/passkeys/register/finish")).toHaveLength(0);
   });
 
+  it("a name the service refuses is said on the name field; a passkey it has already, as such", async () => {
+    const { card } = await passkeysCard();
+    const user = userEvent.setup();
+    server.handlers.set("POST /api/auth/passkeys/register/finish", () =>
+      problem(422, "validation_failed", { errors: [{ field: "name", code: "invalid_name", message: "too long" }] }),
+    );
+    const name = within(card).getByLabelText("Name for a new passkey");
+    await user.type(name, "Desk key");
+    await user.click(within(card).getByRole("button", { name: "Add a passkey" }));
+    expect((await within(card).findByRole("alert")).textContent).toBe("Use at most 64 characters.");
+    expect(name.getAttribute("aria-invalid")).toBe("true");
+    await waitFor(() => expect(document.activeElement).toBe(name));
+
+    server.handlers.set("POST /api/auth/passkeys/register/finish", () => problem(409, "passkey_exists"));
+    await user.click(within(card).getByRole("button", { name: "Add a passkey" }));
+    await waitFor(() =>
+      expect(within(card).getByRole("alert").textContent).toContain("This device already has a passkey for your account."),
+    );
+    expect(name.getAttribute("aria-invalid")).toBeNull();
+  });
+
   it("a registration the service refuses (401 invalid_credentials) is said, and the session stays", async () => {
     const { card } = await passkeysCard();
     server.handlers.set("POST /api/auth/passkeys/register/finish", () => problem(401, "invalid_credentials"));

@@ -31,6 +31,7 @@ export function PasskeysCard({
   const noteId = useId();
   const headingRef = useRef<HTMLHeadingElement>(null);
   const listRef = useRef<HTMLUListElement>(null);
+  const nameRef = useRef<HTMLInputElement>(null);
   const [name, setName] = useState("");
   const [removing, setRemoving] = useState<Passkey | null>(null);
   const adding = p.pending === ADDING;
@@ -39,7 +40,12 @@ export function PasskeysCard({
     event.preventDefault();
     if (p.pending !== null) return;
     const added = await p.add(name);
-    if (!added) return;
+    if (!added) {
+      requestAnimationFrame(() => {
+        if (nameRef.current?.getAttribute("aria-invalid") === "true") nameRef.current.focus();
+      });
+      return;
+    }
     setName("");
     onChanged?.();
     announce(`Passkey “${added.name}” added. You can sign in with it now.`);
@@ -128,11 +134,13 @@ export function PasskeysCard({
           <Field
             label="Name for a new passkey"
             hint="Optional"
+            error={p.nameError}
+            inputRef={nameRef}
             input={{
               type: "text",
               autoComplete: "off",
               placeholder: "e.g. Work laptop",
-              maxLength: 100,
+              maxLength: 64,
               value: name,
               onChange: (e) => setName(e.target.value),
               disabled: !supported,

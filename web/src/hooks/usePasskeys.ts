@@ -5,7 +5,7 @@ import { useCallback, useEffect, useState } from "react";
 import { ApiError } from "../api/errors";
 import type { Passkey, PasskeysClient } from "../api/passkeys";
 import { alreadyRegistered, ceremonyCancelled } from "../api/webauthn";
-import { errorMessage, sessionEnded } from "../messages";
+import { errorMessage, sessionEnded, splitFieldErrors } from "../messages";
 
 export type PasskeysStatus = "loading" | "refreshing" | "ready" | "error";
 
@@ -21,7 +21,9 @@ interface Loaded {
 /** Why adding a passkey did not happen, in words; "" when the person stopped it themselves. */
 function addFailure(err: unknown): string {
   if (ceremonyCancelled(err)) return "";
-  if (alreadyRegistered(err)) return "This device already has a passkey for your account.";
+  if (alreadyRegistered(err) || (err instanceof ApiError && err.code === "passkey_exists")) {
+    return "This device already has a passkey for your account.";
+  }
   if (err instanceof ApiError && err.code === "invalid_credentials") {
     return "The passkey could not be checked, so it was not added. Try again.";
   }
@@ -34,6 +36,8 @@ export function usePasskeys(passkeys: PasskeysClient) {
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [pending, setPending] = useState<string | null>(null);
   const [actionError, setActionError] = useState("");
+  /** Why the name typed for a new passkey was refused (too long). */
+  const [nameError, setNameError] = useState("");
   /** A quiet word (not an error): the browser's prompt was closed. */
   const [note, setNote] = useState("");
 
@@ -60,6 +64,7 @@ export function usePasskeys(passkeys: PasskeysClient) {
   async function add(name: string): Promise<Passkey | null> {
     setPending(ADDING);
     setActionError("");
+    setNameError("");
     setNote("");
     try {
       const added = await passkeys.add(name);
@@ -67,6 +72,11 @@ export function usePasskeys(passkeys: PasskeysClient) {
       return added;
     } catch (err) {
       if (sessionEnded(err)) return null;
+      const { byField } = splitFieldErrors(err, ["name"]);
+      if (byField.name) {
+        setNameError(byField.name);
+        return null;
+      }
       const why = addFailure(err);
       if (why) setActionError(why);
       else setNote("Adding a passkey was cancelled.");
@@ -103,6 +113,7 @@ export function usePasskeys(passkeys: PasskeysClient) {
     add,
     remove,
     actionError,
+    nameError,
     note,
     dismissActionError: () => setActionError(""),
   };
