@@ -164,6 +164,20 @@ pub struct Config {
     /// (`/api/internal/revocations`). Unset: the feed is open (it holds only opaque ids).
     #[arg(long, env = "INTERNAL_API_KEY", hide_env_values = true)]
     pub internal_api_key: Option<SecretString>,
+
+    /// The name users see in their authenticator app (the TOTP issuer) and in passkey prompts
+    /// (the WebAuthn relying party's name).
+    #[arg(long, env = "APP_NAME", default_value = "Tasks")]
+    pub app_name: String,
+
+    /// WebAuthn relying party id: the registrable domain passkeys are bound to (the web app's host
+    /// or a parent of it). Changing it orphans every passkey registered before.
+    #[arg(long, env = "WEBAUTHN_RP_ID", default_value = "localhost")]
+    pub webauthn_rp_id: String,
+
+    /// The web app's origin, as the browser reports it in passkey ceremonies.
+    #[arg(long, env = "WEBAUTHN_ORIGIN", default_value = "http://localhost:3000")]
+    pub webauthn_origin: url::Url,
 }
 
 /// `COOKIE_SECURE`: `true`, `false`, or decided by the issuer URL.

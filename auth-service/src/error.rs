@@ -24,6 +24,9 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("not ready: {0}")]
     NotReady(&'static str),
+    /// A correct password; the second factor is still to come (`POST /api/auth/signin/mfa`).
+    #[error("second factor required")]
+    MfaRequired(String),
     #[error(transparent)]
     Problem(Box<Problem>),
     #[error(transparent)]
@@ -87,6 +90,9 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
             ApiError::RateLimited { retry_after } => Problem::rate_limited(retry_after),
             ApiError::NotReady(detail) => Problem::not_ready(detail),
+            ApiError::MfaRequired(token) => {
+                return crate::routes::mfa::mfa_required_response(token);
+            }
             ApiError::Problem(p) => *p,
             ApiError::Internal(err) => {
                 tracing::error!(error = ?err, "unexpected error");

@@ -13,10 +13,12 @@ pub mod kek;
 pub mod keys_command;
 pub mod mail;
 pub mod openapi;
+pub mod passkey;
 pub mod password;
 pub mod rate_limit;
 pub mod refresh_token;
 pub mod routes;
+pub mod second_factor;
 pub mod signing;
 pub mod state;
 pub mod tokens;
@@ -79,6 +81,11 @@ async fn purge(state: &AppState) {
         (
             "email link tokens",
             db::email_tokens::purge(&state.pool).await,
+        ),
+        ("mfa tokens", db::mfa::purge(&state.pool).await),
+        (
+            "passkey challenges",
+            db::passkeys::purge_challenges(&state.pool).await,
         ),
         (
             "security events",

@@ -9,17 +9,17 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::auth::types::{RefreshRequest, Session, SigninRequest, SignupRequest, User};
-use crate::routes::{account, auth, email, events, health, internal, wellknown};
+use crate::routes::{account, auth, email, events, health, internal, mfa, passkeys, wellknown};
 use crate::signing::{Jwk, Jwks};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "auth-service", description = "Accounts, sessions and RS256 access tokens. Errors are RFC 9457 problem+json with a stable `code`. Unknown routes answer 404 `not_found`, wrong methods 405 `method_not_allowed`, unexpected failures 500 `internal`. Strings in request bodies refuse control characters other than tab, line feed and carriage return (422 `control_character`; the `pattern` of each string)."),
-    paths(auth::signup, auth::signin, auth::refresh, auth::signout, auth::me, account::list_sessions, account::end_session, account::sign_out_all, account::change_password, account::delete_account, events::list, email::request_verification, email::verify, email::request_reset, email::reset, internal::revocations, wellknown::jwks, wellknown::discovery, health::healthz, health::readyz),
-    components(schemas(User, Session, account::SessionInfo, account::SignOutAllRequest, account::ChangePasswordRequest, account::DeleteAccountRequest, events::Event, events::EventPage, email::VerifyRequest, email::ResetRequestBody, email::ResetBody, internal::FeedPage, internal::FeedEvent, SignupRequest, SigninRequest, RefreshRequest, Jwks, Jwk, wellknown::Discovery, Problem, FieldError)),
+    paths(auth::signup, auth::signin, auth::refresh, auth::signout, auth::me, account::list_sessions, account::end_session, account::sign_out_all, account::change_password, account::delete_account, events::list, email::request_verification, email::verify, email::request_reset, email::reset, mfa::setup, mfa::confirm, mfa::disable, mfa::signin_mfa, passkeys::register_start, passkeys::register_finish, passkeys::list, passkeys::remove, passkeys::signin_start, passkeys::signin_finish, internal::revocations, wellknown::jwks, wellknown::discovery, health::healthz, health::readyz),
+    components(schemas(User, Session, account::SessionInfo, account::SignOutAllRequest, account::ChangePasswordRequest, account::DeleteAccountRequest, events::Event, events::EventPage, email::VerifyRequest, email::ResetRequestBody, email::ResetBody, mfa::TotpSetup, mfa::ConfirmRequest, mfa::RecoveryCodes, mfa::DisableRequest, mfa::MfaSigninRequest, mfa::MfaRequired, passkeys::Ceremony, passkeys::RegisterFinishRequest, passkeys::SigninFinishRequest, passkeys::Passkey, internal::FeedPage, internal::FeedEvent, SignupRequest, SigninRequest, RefreshRequest, Jwks, Jwk, wellknown::Discovery, Problem, FieldError)),
     modifiers(&BearerScheme, &TextRules),
-    tags((name = "auth"), (name = "account", description = "The signed-in user's sessions, password and account."), (name = "email", description = "Verification and password-reset links by mail."), (name = "internal", description = "For other services: the revocation feed."), (name = "keys"), (name = "health"))
+    tags((name = "auth"), (name = "account", description = "The signed-in user's sessions, password and account."), (name = "email", description = "Verification and password-reset links by mail."), (name = "second factors", description = "An authenticator app (TOTP) with recovery codes, and passkeys (WebAuthn): register, list, remove, and sign in with a passkey alone."), (name = "internal", description = "For other services: the revocation feed."), (name = "keys"), (name = "health"))
 )]
 pub struct ApiDoc;
 

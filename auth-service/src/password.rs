@@ -353,7 +353,11 @@ mod tests {
                 tokio::spawn(async move { h.verify("pw".into(), None).await })
             })
             .collect();
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Until every one of them holds its place (a loaded machine may take a while to start them).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while h.queue.available_permits() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         // ... so the next is Busy without waiting for any of them.
         let started = std::time::Instant::now();
         let refused = h.verify("pw".into(), None).await;

@@ -148,6 +148,11 @@ impl Keys {
         })
     }
 
+    /// The key-encryption keys, for other secrets sealed at rest alike (TOTP secrets).
+    pub fn keks(&self) -> &KekRing {
+        &self.keks
+    }
+
     pub fn current(&self) -> Arc<KeySet> {
         match self.current.read() {
             Ok(guard) => guard.clone(),

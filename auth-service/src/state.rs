@@ -24,6 +24,8 @@ pub struct Inner {
     pub keys: Keys,
     pub hasher: Hasher,
     pub limits: Limits,
+    /// The passkey relying party (`WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGIN`).
+    pub webauthn: crate::passkey::RelyingParty,
     pub mail: crate::mail::MailSettings,
     /// Whose `Forwarded` / `X-Forwarded-For` to believe (`TRUSTED_PROXIES`).
     pub proxies: crate::client_ip::TrustedProxies,
@@ -57,6 +59,8 @@ pub struct Settings {
     pub session_idle_secs: u64,
     /// The bearer key of the revocation feed, if it needs one (a secret: `Debug` redacts it).
     pub internal_api_key: Option<secrecy::SecretString>,
+    /// The name in authenticator apps and passkey prompts (`APP_NAME`).
+    pub app_name: String,
 }
 
 impl Deref for AppState {
@@ -105,6 +109,7 @@ impl AppState {
                 .as_ref()
                 .filter(|k| !secrecy::ExposeSecret::expose_secret(*k).is_empty())
                 .cloned(),
+            app_name: config.app_name.clone(),
         };
         let limits = Limits::new(
             config.rate_limit_per_ip,
@@ -116,6 +121,7 @@ impl AppState {
             keys,
             hasher,
             limits,
+            webauthn: crate::passkey::RelyingParty::new(config)?,
             proxies: config.trusted_proxies.clone().unwrap_or_default(),
             mail: crate::mail::MailSettings {
                 smtp_url: config.smtp_url.clone(),

@@ -19,6 +19,10 @@ pub enum Kind {
     PasswordChanged,
     PasswordReset,
     EmailVerified,
+    MfaEnabled,
+    MfaDisabled,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 impl Kind {
@@ -33,6 +37,10 @@ impl Kind {
             Kind::PasswordChanged => "password_changed",
             Kind::PasswordReset => "password_reset",
             Kind::EmailVerified => "email_verified",
+            Kind::MfaEnabled => "mfa_enabled",
+            Kind::MfaDisabled => "mfa_disabled",
+            Kind::PasskeyAdded => "passkey_added",
+            Kind::PasskeyRemoved => "passkey_removed",
         }
     }
 

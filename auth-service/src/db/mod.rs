@@ -4,7 +4,9 @@
 pub mod devices;
 pub mod email_tokens;
 pub mod events;
+pub mod mfa;
 pub mod outbox;
+pub mod passkeys;
 pub mod revocations;
 pub mod sessions;
 pub mod signing_keys;

@@ -267,6 +267,7 @@ pub enum EndReason {
     SignoutAll,
     PasswordChanged,
     PasswordReset,
+    MfaDisabled,
 }
 
 impl EndReason {
@@ -276,6 +277,7 @@ impl EndReason {
             EndReason::SignoutAll => "signout_all",
             EndReason::PasswordChanged => "password_changed",
             EndReason::PasswordReset => "password_reset",
+            EndReason::MfaDisabled => "mfa_disabled",
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct UserRow {
     pub name: Option<String>,
     pub created_at: DateTime<Utc>,
     pub email_verified: bool,
+    /// An authenticator app is confirmed: sign-in needs its code.
+    pub totp_enabled: bool,
 }
 
 #[derive(Debug, FromRow)]
@@ -25,6 +27,7 @@ pub struct Credentials {
     pub name: Option<String>,
     pub created_at: DateTime<Utc>,
     pub email_verified: bool,
+    pub totp_enabled: bool,
     pub password_hash: String,
 }
 
@@ -38,7 +41,8 @@ pub async fn insert(
 ) -> sqlx::Result<UserRow> {
     sqlx::query_as::<_, UserRow>(
         "INSERT INTO auth.users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
-         RETURNING id, email, name, created_at, email_verified_at IS NOT NULL AS email_verified",
+         RETURNING id, email, name, created_at, email_verified_at IS NOT NULL AS email_verified,
+                   false AS totp_enabled",
     )
     .bind(id)
     .bind(email)
@@ -55,6 +59,7 @@ pub async fn credentials_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Op
         Box::pin(async move {
             sqlx::query_as::<_, Credentials>(
                 "SELECT id, email, name, created_at, email_verified_at IS NOT NULL AS email_verified,
+                        EXISTS (SELECT 1 FROM auth.totp t WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL) AS totp_enabled,
                         password_hash FROM auth.users
                   WHERE lower(normalize(email, NFC)) = lower(normalize($1, NFC))",
             )
@@ -91,7 +96,8 @@ pub async fn by_live_session(
         Box::pin(async move {
             sqlx::query_as::<_, UserRow>(
                 "SELECT u.id, u.email, u.name, u.created_at,
-                        u.email_verified_at IS NOT NULL AS email_verified
+                        u.email_verified_at IS NOT NULL AS email_verified,
+                        EXISTS (SELECT 1 FROM auth.totp t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS totp_enabled
                    FROM auth.users u
                    JOIN auth.sessions s ON s.user_id = u.id
                   WHERE u.id = $1 AND s.id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
@@ -100,6 +106,24 @@ pub async fn by_live_session(
             .bind(user_id)
             .bind(session_id)
             .bind(idle_secs as f64)
+            .fetch_optional(&mut **conn)
+            .await
+        })
+    })
+    .await
+}
+
+/// The user, if they exist.
+pub async fn by_id(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<UserRow>> {
+    retry::read(pool, |conn| {
+        Box::pin(async move {
+            sqlx::query_as::<_, UserRow>(
+                "SELECT u.id, u.email, u.name, u.created_at,
+                        u.email_verified_at IS NOT NULL AS email_verified,
+                        EXISTS (SELECT 1 FROM auth.totp t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS totp_enabled
+                   FROM auth.users u WHERE u.id = $1",
+            )
+            .bind(id)
             .fetch_optional(&mut **conn)
             .await
         })

@@ -272,7 +272,7 @@ pub async fn delete_account(
 
 /// Re-checks the caller's password. A wrong one is a field error (422), never 401: the caller's
 /// session is fine, and a 401 would sign the browser out.
-async fn check_password(
+pub(crate) async fn check_password(
     state: &AppState,
     user_id: Uuid,
     password: SecretString,

@@ -7,6 +7,8 @@ pub mod email;
 pub mod events;
 pub mod health;
 pub mod internal;
+pub mod mfa;
+pub mod passkeys;
 pub mod wellknown;
 
 use axum::Router;
@@ -18,6 +20,8 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(account::router())
         .merge(email::router())
+        .merge(mfa::router())
+        .merge(passkeys::router())
         .merge(internal::router())
         .merge(wellknown::router())
         .merge(health::router())

@@ -7,7 +7,7 @@ use auth_service::{AppState, Config};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use shared::testing::{ServerHandle, TestDb};
-pub use shared::testing::{field_codes, problem};
+pub use shared::testing::{field_codes, field_refused, problem};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -153,5 +153,23 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    /// A request with a bearer token and, if given, a JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        req.send().await.expect("request")
     }
 }

@@ -109,7 +109,7 @@ pub async fn signup(
     responses(
         (status = 200, description = "Signed in; sets the refresh cookie", body = types::Session),
         (status = 401, description = "Wrong email or password (`invalid_credentials`), indistinguishable in body and timing", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`REQUIRE_VERIFIED_EMAIL` is on and the address is not verified yet (`email_not_verified`; only after a correct password)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only after a correct password: `mfa_required` — an authenticator app is set up; finish with the body's `mfa_token` and a code at `POST /api/auth/signin/mfa` — or `email_not_verified` (`REQUIRE_VERIFIED_EMAIL` is on and the address is not verified yet; a plain problem without `mfa_token`)", body = super::mfa::MfaRequired, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing, unknown or mistyped", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts for this address or email (`rate_limited`)", body = Problem, content_type = "application/problem+json"),
         BodyErrors, ServerErrors,
@@ -129,14 +129,8 @@ pub async fn signin(
     };
     // A browser that signed in to this very account before draws on its own budget. Looked up
     // whenever a device cookie comes, account or not, so the lookup says nothing either.
-    let presented = transport::presented_device(&state, &jar);
-    let device_owner = match &presented {
-        Some(hash) => db::devices::owner(&state.pool, hash).await?,
-        None => None,
-    };
-    let known_device = presented
-        .as_ref()
-        .filter(|_| device_owner.is_some() && device_owner == found.as_ref().map(|c| c.id));
+    let known_device = known_device(&state, &jar, found.as_ref().map(|c| c.id)).await?;
+    let known_device = known_device.as_ref();
     state
         .limits
         .check_sign_in(
@@ -166,12 +160,7 @@ pub async fn signin(
         return Err(ApiError::InvalidCredentials);
     };
     if state.settings.require_verified_email && !creds.email_verified {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "email_not_verified",
-            "Confirm your email address first: follow the link we sent, or ask for a new one.",
-        )
-        .into());
+        return Err(email_not_verified());
     }
     if verified.outdated {
         // Parameters were raised since this hash was made: upgrade it now that we know the password.
@@ -185,41 +174,113 @@ pub async fn signin(
             Err(e) => tracing::warn!(error = %e, "password rehash failed"),
         }
     }
-    // A known device keeps its cookie; any other browser is given one now.
-    let (device_hash, new_device) = match known_device {
-        Some(hash) => (*hash, None),
-        None => {
-            let device = refresh_token::new_token()?;
-            (device.hash, Some(device.token))
-        }
-    };
+    if creds.totp_enabled {
+        // The password was right; the session waits for the second factor.
+        return Err(super::mfa::challenge(&state, creds.id).await?);
+    }
+    let device = Device::for_sign_in(known_device.copied())?;
     let issued = retry::transaction(&state.pool, |tx| {
-        Box::pin(async {
-            let issued = start_session(&state, tx, creds.id, &creds.email, &origin).await?;
-            db::devices::remember(tx, &device_hash, creds.id).await?;
-            let event = Event {
-                kind: Kind::Signin,
-                user_id: Some(creds.id),
-                session_id: Some(issued.session_id),
-                origin: &origin,
-            };
-            db::events::record(tx, &event).await?;
-            Ok::<_, ApiError>(issued)
-        })
+        Box::pin(open_session(
+            &state,
+            tx,
+            creds.id,
+            &creds.email,
+            &origin,
+            Some(&device.hash),
+        ))
     })
     .await?;
-    let jar = match new_device {
-        Some(token) => jar.add(transport::device_cookie(&state, token)),
-        None => jar,
-    };
     let user = User {
         id: creds.id,
         email: creds.email.clone(),
         name: creds.name.clone(),
         created_at: creds.created_at,
         email_verified: creds.email_verified,
+        totp_enabled: creds.totp_enabled,
     };
+    let jar = device.set_cookie(&state, jar);
     Ok(respond(&state, &headers, jar, issued, Some(user)))
+}
+
+/// `REQUIRE_VERIFIED_EMAIL` is on and the address is not verified (only ever said after the
+/// password or passkey was right).
+pub(crate) fn email_not_verified() -> ApiError {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "email_not_verified",
+        "Confirm your email address first: follow the link we sent, or ask for a new one.",
+    )
+    .into()
+}
+
+/// The browser's device token at sign-in: a known device keeps its cookie; any other browser is
+/// given one now.
+pub(crate) struct Device {
+    pub hash: [u8; 32],
+    new_token: Option<String>,
+}
+
+impl Device {
+    pub(crate) fn for_sign_in(known: Option<[u8; 32]>) -> ApiResult<Self> {
+        Ok(match known {
+            Some(hash) => Self {
+                hash,
+                new_token: None,
+            },
+            None => {
+                let device = refresh_token::new_token()?;
+                Self {
+                    hash: device.hash,
+                    new_token: Some(device.token),
+                }
+            }
+        })
+    }
+
+    pub(crate) fn set_cookie(self, state: &AppState, jar: CookieJar) -> CookieJar {
+        match self.new_token {
+            Some(token) => jar.add(transport::device_cookie(state, token)),
+            None => jar,
+        }
+    }
+}
+
+/// The device cookie's hash if the browser presented one that signed in to `user_id` before.
+pub(crate) async fn known_device(
+    state: &AppState,
+    jar: &CookieJar,
+    user_id: Option<Uuid>,
+) -> ApiResult<Option<[u8; 32]>> {
+    let Some(hash) = transport::presented_device(state, jar) else {
+        return Ok(None);
+    };
+    let owner = db::devices::owner(&state.pool, &hash).await?;
+    Ok((owner.is_some() && owner == user_id).then_some(hash))
+}
+
+/// A step, the end of every successful sign-in (password, second factor, passkey): a new
+/// session, the browser remembered as a known device (if it takes a device cookie), and a
+/// `signin` event.
+pub(crate) async fn open_session(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    user_id: Uuid,
+    email: &str,
+    origin: &db::sessions::Origin<'_>,
+    device_hash: Option<&[u8; 32]>,
+) -> ApiResult<Issued> {
+    let issued = start_session(state, tx, user_id, email, origin).await?;
+    if let Some(hash) = device_hash {
+        db::devices::remember(tx, hash, user_id).await?;
+    }
+    let event = Event {
+        kind: Kind::Signin,
+        user_id: Some(user_id),
+        session_id: Some(issued.session_id),
+        origin,
+    };
+    db::events::record(tx, &event).await?;
+    Ok(issued)
 }
 
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body(content = Option<RefreshRequest>, description = "Optional when the refresh cookie is sent"),

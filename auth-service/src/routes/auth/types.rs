@@ -17,6 +17,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// The address was proven by a verification link (`POST /api/auth/email/verify`).
     pub email_verified: bool,
+    /// An authenticator app is set up: sign-in with a password also needs its code.
+    pub totp_enabled: bool,
 }
 
 impl From<db::users::UserRow> for User {
@@ -27,6 +29,7 @@ impl From<db::users::UserRow> for User {
             name: r.name,
             created_at: r.created_at,
             email_verified: r.email_verified,
+            totp_enabled: r.totp_enabled,
         }
     }
 }
