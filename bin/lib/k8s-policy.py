@@ -8,6 +8,7 @@ Each rendered file is one overlay (`kubectl kustomize`). Prints every breach and
 
 import re
 import sys
+from urllib.parse import urlparse
 
 import yaml
 
@@ -191,6 +192,14 @@ def check_overlay(path, settings, role_limit):
             fail(where, f"{a} ({av}) must equal {b} ({bv})")
     if auth.get("WEB_URL") not in auth.get("CORS_ORIGINS", "").split(","):
         fail(where, f"auth-service WEB_URL ({auth.get('WEB_URL')}) must be one of its CORS_ORIGINS")
+    # Passkeys: the ceremony's origin is the web app's, under the relying party id (README defaults).
+    origin = auth.get("WEBAUTHN_ORIGIN", "http://localhost:3000")
+    rp_id = auth.get("WEBAUTHN_RP_ID", "localhost")
+    if origin != auth.get("WEB_URL"):
+        fail(where, f"auth-service WEBAUTHN_ORIGIN ({origin}) must be its WEB_URL ({auth.get('WEB_URL')})")
+    host = urlparse(origin).hostname or ""
+    if host != rp_id and not host.endswith("." + rp_id):
+        fail(where, f"auth-service WEBAUTHN_RP_ID ({rp_id}) must be {host} or a parent domain of it")
     return len(objs)
 
 
