@@ -95,8 +95,14 @@ def check_overlay(path, settings, role_limit):
     where = path
 
     for ns in by_kind.get("Namespace", []):
-        if ns["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce") != "restricted":
-            fail(f"{where} namespace {ns['metadata']['name']}", "must enforce the restricted Pod Security Standard")
+        if (
+            ns["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce")
+            != "restricted"
+        ):
+            fail(
+                f"{where} namespace {ns['metadata']['name']}",
+                "must enforce the restricted Pod Security Standard",
+            )
 
     for kind in ("Deployment", "StatefulSet", "Job"):
         for o in by_kind.get(kind, []):
@@ -118,34 +124,61 @@ def check_overlay(path, settings, role_limit):
             if probe not in container:
                 fail(dw, f"{probe} missing")
         if name in SERVICES:
-            paths = {p: container.get(p, {}).get("httpGet", {}).get("path") for p in
-                     ("startupProbe", "livenessProbe", "readinessProbe")}
-            want = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+            paths = {
+                p: container.get(p, {}).get("httpGet", {}).get("path")
+                for p in ("startupProbe", "livenessProbe", "readinessProbe")
+            }
+            want = {
+                "startupProbe": "/healthz",
+                "livenessProbe": "/healthz",
+                "readinessProbe": "/readyz",
+            }
             if paths != want:
                 fail(dw, f"probes must be {want}, are {paths}")
         sleep = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
-        drain = int(env[name].get("REQUEST_TIMEOUT_MS", REQUEST_TIMEOUT_MS)) // 1000 if name in SERVICES else 0
+        drain = (
+            int(env[name].get("REQUEST_TIMEOUT_MS", REQUEST_TIMEOUT_MS)) // 1000
+            if name in SERVICES
+            else 0
+        )
         grace = spec.get("terminationGracePeriodSeconds", 30)
         if sleep < 1:
             fail(dw, "needs a preStop sleep (endpoint removal reaches the proxies first)")
         if grace <= sleep + drain:
-            fail(dw, f"terminationGracePeriodSeconds {grace} leaves no time to drain ({sleep} s preStop + {drain} s)")
+            fail(
+                dw,
+                f"terminationGracePeriodSeconds {grace} leaves no time to drain ({sleep} s preStop + {drain} s)",
+            )
 
         # A disruption budget, an autoscaler, a network policy, and a Service that only its pods match.
-        pdbs = [p for p in by_kind.get("PodDisruptionBudget", []) if matches(p["spec"]["selector"]["matchLabels"], labels)]
+        pdbs = [
+            p
+            for p in by_kind.get("PodDisruptionBudget", [])
+            if matches(p["spec"]["selector"]["matchLabels"], labels)
+        ]
         if not pdbs:
             fail(dw, "no PodDisruptionBudget selects its pods")
-        hpas = [h for h in by_kind.get("HorizontalPodAutoscaler", []) if h["spec"]["scaleTargetRef"]["name"] == name]
+        hpas = [
+            h
+            for h in by_kind.get("HorizontalPodAutoscaler", [])
+            if h["spec"]["scaleTargetRef"]["name"] == name
+        ]
         if not hpas:
             fail(dw, "no HorizontalPodAutoscaler scales it")
-        if not any(matches(n["spec"]["podSelector"].get("matchLabels", {}), labels)
-                   for n in by_kind.get("NetworkPolicy", []) if n["spec"]["podSelector"]):
+        if not any(
+            matches(n["spec"]["podSelector"].get("matchLabels", {}), labels)
+            for n in by_kind.get("NetworkPolicy", [])
+            if n["spec"]["podSelector"]
+        ):
             fail(dw, "no NetworkPolicy of its own")
         for svc in by_kind.get("Service", []):
             sel = svc["spec"].get("selector", {})
             for j in jobs:
                 if sel and matches(sel, j["spec"]["template"]["metadata"]["labels"]):
-                    fail(f"{where} service/{svc['metadata']['name']}", f"selects job/{j['metadata']['name']}'s pods")
+                    fail(
+                        f"{where} service/{svc['metadata']['name']}",
+                        f"selects job/{j['metadata']['name']}'s pods",
+                    )
 
         if name not in SERVICES:
             continue
@@ -176,16 +209,32 @@ def check_overlay(path, settings, role_limit):
         connections = (most + surge) * pool + 1
         budget_total += connections
         if connections > role_limit:
-            fail(dw, f"up to {connections} connections ({most}+{surge} replicas x {pool} + 1), over its role's CONNECTION LIMIT {role_limit}")
+            fail(
+                dw,
+                f"up to {connections} connections ({most}+{surge} replicas x {pool} + 1), over its role's CONNECTION LIMIT {role_limit}",
+            )
     if budget_total > SERVER_CONNECTIONS:
-        fail(where, f"the services may open {budget_total} connections, over the server's {SERVER_CONNECTIONS}")
+        fail(
+            where,
+            f"the services may open {budget_total} connections, over the server's {SERVER_CONNECTIONS}",
+        )
 
     # The addresses agree with each other.
     auth, tasks, web = env.get("auth-service", {}), env.get("task-service", {}), env.get("web", {})
     pairs = [
-        ("task-service AUTH_ISSUER", tasks.get("AUTH_ISSUER"), "auth-service ISSUER", auth.get("ISSUER")),
+        (
+            "task-service AUTH_ISSUER",
+            tasks.get("AUTH_ISSUER"),
+            "auth-service ISSUER",
+            auth.get("ISSUER"),
+        ),
         ("web AUTH_URL", web.get("AUTH_URL"), "auth-service ISSUER", auth.get("ISSUER")),
-        ("task-service CORS_ORIGINS", tasks.get("CORS_ORIGINS"), "auth-service CORS_ORIGINS", auth.get("CORS_ORIGINS")),
+        (
+            "task-service CORS_ORIGINS",
+            tasks.get("CORS_ORIGINS"),
+            "auth-service CORS_ORIGINS",
+            auth.get("CORS_ORIGINS"),
+        ),
     ]
     for a, av, b, bv in pairs:
         if av is None or av != bv:
@@ -196,10 +245,15 @@ def check_overlay(path, settings, role_limit):
     origin = auth.get("WEBAUTHN_ORIGIN", "http://localhost:3000")
     rp_id = auth.get("WEBAUTHN_RP_ID", "localhost")
     if origin != auth.get("WEB_URL"):
-        fail(where, f"auth-service WEBAUTHN_ORIGIN ({origin}) must be its WEB_URL ({auth.get('WEB_URL')})")
+        fail(
+            where,
+            f"auth-service WEBAUTHN_ORIGIN ({origin}) must be its WEB_URL ({auth.get('WEB_URL')})",
+        )
     host = urlparse(origin).hostname or ""
     if host != rp_id and not host.endswith("." + rp_id):
-        fail(where, f"auth-service WEBAUTHN_RP_ID ({rp_id}) must be {host} or a parent domain of it")
+        fail(
+            where, f"auth-service WEBAUTHN_RP_ID ({rp_id}) must be {host} or a parent domain of it"
+        )
     return len(objs)
 
 
