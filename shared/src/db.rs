@@ -28,17 +28,67 @@ pub struct DbSettings {
     /// How long a request waits for a pooled connection before answering 503: an outage must
     /// fail fast, not pile up requests.
     pub acquire_timeout: Duration,
+    /// `url` goes through a transaction-mode pooler (`DATABASE_POOLER`).
+    pub pooled: bool,
+    /// Where migrations run (`MIGRATION_DATABASE_URL`), if not at `url`.
+    pub migration_url: Option<SecretString>,
 }
+
+/// The suffix of `application_name` that marks a pool's connections as going through a
+/// transaction-mode pooler; [`retry`] reads it back from the pool (see [`is_pooled`]).
+const POOLED_SUFFIX: &str = " (pooled)";
 
 impl DbSettings {
     /// The connect options every connection of `application` uses.
     pub fn connect_options(&self, application: &str) -> anyhow::Result<PgConnectOptions> {
-        Ok(PgConnectOptions::from_str(self.url.expose_secret())
+        let options = PgConnectOptions::from_str(self.url.expose_secret())
             .context("DATABASE_URL is not a valid postgres:// URL")?
-            .application_name(application)
             .log_statements(tracing::log::LevelFilter::Debug)
-            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500)))
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        Ok(if self.pooled {
+            // A transaction-mode pooler hands each transaction whichever server connection is
+            // free, so a statement prepared in one is not there in the next (and a name may be
+            // taken by another client's): no statement cache. PgBouncer also refuses startup
+            // parameters it does not track, such as sqlx's `extra_float_digits` (binary results
+            // do not need it).
+            options
+                .application_name(&format!("{application}{POOLED_SUFFIX}"))
+                .statement_cache_capacity(0)
+                .extra_float_digits(None)
+        } else {
+            options.application_name(application)
+        })
     }
+
+    /// Where migrations run: a session of their own, never through a transaction-mode pooler.
+    fn migration_options(&self, application: &str) -> anyhow::Result<PgConnectOptions> {
+        match &self.migration_url {
+            Some(url) => Ok(PgConnectOptions::from_str(url.expose_secret())
+                .context("MIGRATION_DATABASE_URL is not a valid postgres:// URL")?
+                .application_name(application)),
+            None if self.pooled => anyhow::bail!(
+                "DATABASE_URL goes through a transaction-mode pooler (DATABASE_POOLER, or a \
+                 `-pooler` host name), where migrations cannot hold their lock: set \
+                 MIGRATION_DATABASE_URL to the direct (unpooled) connection string"
+            ),
+            None => self.connect_options(application),
+        }
+    }
+}
+
+/// Neon names its pooled endpoint's host `<endpoint>-pooler.<region>...`.
+pub fn looks_pooled(url: &SecretString) -> bool {
+    PgConnectOptions::from_str(url.expose_secret())
+        .map(|o| o.get_host().contains("-pooler"))
+        .unwrap_or(false)
+}
+
+/// Whether `pool` goes through a transaction-mode pooler (its connections' `application_name`
+/// says so, as [`DbSettings::connect_options`] set it).
+pub fn is_pooled(pool: &PgPool) -> bool {
+    pool.connect_options()
+        .get_application_name()
+        .is_some_and(|name| name.ends_with(POOLED_SUFFIX))
 }
 
 /// A service's schema and the migrations that build it.
@@ -67,7 +117,7 @@ pub async fn connect(settings: &DbSettings, schema: &Schema) -> anyhow::Result<P
     );
     let options = settings.connect_options(schema.name)?;
 
-    migrate(&options, schema).await?;
+    migrate(&settings.migration_options(schema.name)?, schema).await?;
 
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)

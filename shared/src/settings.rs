@@ -25,6 +25,29 @@ pub struct DbArgs {
     /// Milliseconds to wait for a database connection before answering 503.
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub db_acquire_timeout_ms: u64,
+
+    /// Whether DATABASE_URL goes through a transaction-mode pooler (PgBouncer, Neon's pooled
+    /// endpoint): `auto` says yes for a host name with `-pooler` in it (Neon's pooled endpoint).
+    /// Then every query runs pinned in a transaction with no prepared statement left behind, and
+    /// migrations need MIGRATION_DATABASE_URL.
+    #[arg(long, env = "DATABASE_POOLER", value_enum, default_value_t = Pooler::Auto)]
+    pub database_pooler: Pooler,
+
+    /// A direct (unpooled) URL for migrations, which need a session of their own (an advisory
+    /// lock, `search_path`). Unset: DATABASE_URL, which is refused when it is pooled.
+    #[arg(long, env = "MIGRATION_DATABASE_URL", hide_env_values = true)]
+    pub migration_database_url: Option<SecretString>,
+}
+
+/// `DATABASE_POOLER`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Pooler {
+    /// `transaction` when the host name contains `-pooler` (Neon's pooled endpoint), else `none`.
+    Auto,
+    /// A direct connection, or a session-mode pooler.
+    None,
+    /// A transaction-mode pooler: a server connection is ours only until the transaction ends.
+    Transaction,
 }
 
 impl DbArgs {
@@ -34,10 +57,17 @@ impl DbArgs {
                 "DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/todo)"
             )
         })?;
+        let pooled = match self.database_pooler {
+            Pooler::None => false,
+            Pooler::Transaction => true,
+            Pooler::Auto => crate::db::looks_pooled(&url),
+        };
         Ok(DbSettings {
             url,
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
+            pooled,
+            migration_url: self.migration_database_url.clone(),
         })
     }
 }

@@ -692,6 +692,8 @@ async fn pool_on(db: &shared::testing::TestDb) -> sqlx::PgPool {
         url: db.url.clone().into(),
         max_connections: 2,
         acquire_timeout: Duration::from_secs(2),
+        pooled: false,
+        migration_url: None,
     };
     let pool = shared::db::connect(&settings, &task_service::db::SCHEMA)
         .await

@@ -147,6 +147,10 @@ where
     E: From<sqlx::Error>,
     F: for<'c> FnMut(&'c mut Conn<'c, 'env>) -> Work<'c, T, E>,
 {
+    if super::is_pooled(pool) {
+        // Through a transaction-mode pooler the statement must run pinned in a transaction.
+        return transaction(pool, run).await;
+    }
     let mut budget = Budget::new(pool);
     loop {
         let mut conn = acquire(pool, &mut budget).await?;
@@ -171,6 +175,20 @@ where
 {
     let mut budget = Budget::new(pool);
     let mut conn = acquire(pool, &mut budget).await?;
+    if super::is_pooled(pool) {
+        // Pinned in a transaction (see `transaction`); `run` is called once, as without a pooler.
+        let result = async {
+            let mut tx = conn.begin_with(PINNED_BEGIN).await.map_err(E::from)?;
+            let value = run(&mut Conn::new(&mut tx)).await?;
+            tx.commit().await.map_err(E::from)?;
+            Ok(value)
+        }
+        .await;
+        if result.is_err() {
+            alive(&mut conn).await;
+        }
+        return result;
+    }
     let result = run(&mut Conn::new(&mut conn)).await;
     if result.is_err() {
         alive(&mut conn).await;
@@ -186,10 +204,11 @@ where
     E: From<sqlx::Error>,
     F: for<'c> FnMut(&'c mut Conn<'c, 'env>) -> Work<'c, T, E>,
 {
+    let pooled = super::is_pooled(pool);
     let mut budget = Budget::new(pool);
     loop {
         let mut conn = acquire(pool, &mut budget).await?;
-        let error = match attempt(&mut conn, &mut run).await {
+        let error = match attempt(&mut conn, &mut run, pooled).await {
             Attempt::Committed(value) => return Ok(value),
             // The rollback went through, so the connection is fine: `run`'s error stands.
             Attempt::RolledBack(error) => return Err(error),
@@ -217,12 +236,23 @@ enum Attempt<T, E> {
     CommitFailed(E),
 }
 
-async fn attempt<'env, T, E, F>(conn: &mut PgConnection, run: &mut F) -> Attempt<T, E>
+/// How a transaction starts behind a transaction-mode pooler. The server connection is ours from
+/// `BEGIN` to `COMMIT`, but it may hold named statements another client prepared on it and left
+/// (sqlx names its statements per client connection, so a name may clash): drop them first, in
+/// the same round trip. Our own statements do not outlive the transaction we need them in.
+const PINNED_BEGIN: &str = "BEGIN; DEALLOCATE ALL";
+
+async fn attempt<'env, T, E, F>(conn: &mut PgConnection, run: &mut F, pooled: bool) -> Attempt<T, E>
 where
     E: From<sqlx::Error>,
     F: for<'c> FnMut(&'c mut Conn<'c, 'env>) -> Work<'c, T, E>,
 {
-    let mut tx = match conn.begin().await {
+    let begun = if pooled {
+        conn.begin_with(PINNED_BEGIN).await
+    } else {
+        conn.begin().await
+    };
+    let mut tx = match begun {
         Ok(tx) => tx,
         Err(error) => return Attempt::BeforeCommit(E::from(error)),
     };

@@ -12,6 +12,8 @@ fn settings(db: &TestDb) -> DbSettings {
         url: db.url.clone().into(),
         max_connections: 1,
         acquire_timeout: Duration::from_secs(5),
+        pooled: false,
+        migration_url: None,
     }
 }
 
