@@ -5,8 +5,11 @@
 //! hold descriptors and memory for ever. Here hyper gets a timer (a request's headers must arrive
 //! within `header_read_timeout`, which also ends idle keep-alive connections), open connections
 //! are bounded by a semaphore (past it, new ones wait in the kernel's listen backlog), and
-//! shutdown stops accepting, lets in-flight requests finish, then closes what is left.
+//! shutdown goes in the order a load balancer can follow (`crate::shutdown`): readiness 503 and
+//! `Connection: close` first while still serving for `shutdown_delay`, then stop accepting, let
+//! in-flight requests finish, and close what is left.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use http::{HeaderValue, Version, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -24,6 +28,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use crate::shutdown::Draining;
+
 /// Limits of the server itself (the router's own layers hold the per-request ones).
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
@@ -31,7 +37,11 @@ pub struct ServeSettings {
     pub header_read_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
-    /// How long shutdown waits for in-flight requests before closing their connections.
+    /// How long the server goes on accepting and serving after the shutdown signal, with
+    /// `/readyz` answering 503 and HTTP/1 responses saying `Connection: close`, so that load
+    /// balancers stop sending here before the listener closes.
+    pub shutdown_delay: Duration,
+    /// How long shutdown then waits for in-flight requests before closing their connections.
     pub shutdown_grace: Duration,
 }
 
@@ -63,8 +73,9 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then drains. Each request carries the peer's address as
-    /// `ConnectInfo<SocketAddr>`.
+    /// Serves until `shutdown` resolves; then, with [`Draining`] set, goes on serving for
+    /// `shutdown_delay`; then stops accepting and drains. Each request carries the peer's address
+    /// as `ConnectInfo<SocketAddr>` and the server's [`Draining`] flag.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send,
@@ -86,46 +97,29 @@ impl Server {
             .max_concurrent_streams(100)
             .keep_alive_interval(Some(settings.header_read_timeout))
             .keep_alive_timeout(Duration::from_secs(20));
-        let permits = Arc::new(Semaphore::new(settings.max_connections.max(1)));
-        let graceful = GracefulShutdown::new();
-        tokio::pin!(shutdown);
-        loop {
-            let permit = tokio::select! {
-                permit = permits.clone().acquire_owned() => permit?,
-                () = &mut shutdown => break,
-            };
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        accept_failed(&error).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            let _ = stream.set_nodelay(true);
-            let service =
-                router
-                    .clone()
-                    .map_request(move |mut request: hyper::Request<Incoming>| {
-                        request.extensions_mut().insert(ConnectInfo(peer));
-                        request.map(Body::new)
-                    });
-            let connection = builder
-                .serve_connection_with_upgrades(
-                    TokioIo::new(stream),
-                    TowerToHyperService::new(service),
-                )
-                .into_owned();
-            let connection = graceful.watch(connection);
-            tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::debug!(%error, "connection ended with an error");
-                }
-                drop(permit);
-            });
+        let acceptor = Acceptor {
+            listener,
+            router,
+            builder,
+            permits: Arc::new(Semaphore::new(settings.max_connections.max(1))),
+            graceful: GracefulShutdown::new(),
+            draining: Draining::default(),
+        };
+        acceptor.accept_until(shutdown).await?;
+        acceptor.draining.start();
+        if !settings.shutdown_delay.is_zero() {
+            tracing::info!(
+                delay_ms = settings.shutdown_delay.as_millis(),
+                "shutting down: /readyz answers 503 and connections are asked to close; \
+                 still serving until the delay is over"
+            );
+            acceptor
+                .accept_until(tokio::time::sleep(settings.shutdown_delay))
+                .await?;
         }
+        let Acceptor {
+            listener, graceful, ..
+        } = acceptor;
         drop(listener);
         tracing::info!(
             connections = graceful.count(),
@@ -138,6 +132,75 @@ impl Server {
             tracing::warn!("connections still open after the grace period; closing them");
         }
         Ok(())
+    }
+}
+
+/// The accept loop's parts, kept across the phases of shutdown.
+struct Acceptor {
+    listener: TcpListener,
+    router: Router,
+    builder: auto::Builder<TokioExecutor>,
+    permits: Arc<Semaphore>,
+    graceful: GracefulShutdown,
+    draining: Draining,
+}
+
+impl Acceptor {
+    /// Accepts and serves connections until `stop` resolves.
+    async fn accept_until(&self, stop: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        tokio::pin!(stop);
+        loop {
+            let permit = tokio::select! {
+                permit = self.permits.clone().acquire_owned() => permit?,
+                () = &mut stop => return Ok(()),
+            };
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        accept_failed(&error).await;
+                        continue;
+                    }
+                },
+                () = &mut stop => return Ok(()),
+            };
+            let _ = stream.set_nodelay(true);
+            let router = self.router.clone();
+            let draining = self.draining.clone();
+            let service = tower::service_fn(move |request: hyper::Request<Incoming>| {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(draining.clone());
+                let http1 = request.version() < Version::HTTP_2;
+                let draining = draining.clone();
+                let response = router.clone().oneshot(request);
+                async move {
+                    let mut response = response.await?;
+                    // Tell the client (a load balancer's pooled connection) to go elsewhere for
+                    // its next request. HTTP/2 has no such header; its GOAWAY comes with the drain.
+                    if http1 && draining.is_draining() {
+                        response
+                            .headers_mut()
+                            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    }
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let connection = self
+                .builder
+                .serve_connection_with_upgrades(
+                    TokioIo::new(stream),
+                    TowerToHyperService::new(service),
+                )
+                .into_owned();
+            let connection = self.graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+                drop(permit);
+            });
+        }
     }
 }
 
@@ -258,6 +321,7 @@ async fn accept_failed(error: &std::io::Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::response::IntoResponse;
     use axum::routing::get;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
@@ -267,6 +331,7 @@ mod tests {
         ServeSettings {
             header_read_timeout: Duration::from_millis(header_read_timeout_ms),
             max_connections,
+            shutdown_delay: Duration::ZERO,
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -278,13 +343,24 @@ mod tests {
         oneshot::Sender<()>,
         tokio::task::JoinHandle<anyhow::Result<()>>,
     ) {
-        let router = Router::new().route("/", get(|| async { "ok" })).route(
-            "/slow",
-            get(|| async {
-                tokio::time::sleep(Duration::from_millis(400)).await;
-                "slow ok"
-            }),
-        );
+        let router = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    "slow ok"
+                }),
+            )
+            .route(
+                "/readyz",
+                get(|draining: Draining| async move {
+                    match draining.not_ready() {
+                        Some(problem) => problem.into_response(),
+                        None => "ready".into_response(),
+                    }
+                }),
+            );
         let server = Server::bind("127.0.0.1:0".parse().expect("addr"), router, settings)
             .await
             .expect("bind");
@@ -373,6 +449,103 @@ mod tests {
         assert!(
             TcpStream::connect(addr).await.is_err(),
             "no longer accepting"
+        );
+    }
+
+    /// One request on an open keep-alive connection: the response's head (lower-cased) and body.
+    async fn exchange(stream: &mut TcpStream, path: &str) -> std::io::Result<(String, String)> {
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .await?;
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            bytes.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let head = head.to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    return Ok((head, body.to_owned()));
+                }
+            }
+        }
+    }
+
+    /// The peer closed the connection: a read returns end of file (or a reset) within 2 s.
+    async fn closed_by_server(stream: &mut TcpStream) -> bool {
+        let mut buf = [0u8; 64];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    }
+
+    #[tokio::test]
+    async fn after_the_signal_readiness_fails_first_while_requests_are_served_then_it_drains() {
+        let delay = Duration::from_millis(1_000);
+        let mut serve = settings(5_000, 16);
+        serve.shutdown_delay = delay;
+        let (addr, stop, task) = start(serve).await;
+        let mut kept = TcpStream::connect(addr).await.expect("connect");
+        let (head, body) = exchange(&mut kept, "/readyz").await.expect("readyz");
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert_eq!(body, "ready");
+        assert!(!head.contains("connection: close"), "{head}");
+
+        stop.send(()).expect("stop");
+        let signalled = std::time::Instant::now();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A request that starts during the delay and ends after it still completes.
+        let in_flight = tokio::spawn(async move {
+            tokio::time::sleep(delay - Duration::from_millis(250)).await;
+            get_status(addr, "/slow").await
+        });
+
+        // Not ready, on a new connection and on the old one, which is then closed.
+        let response = get_status(addr, "/readyz").await.expect("readyz");
+        assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+        assert!(response.contains("application/problem+json"), "{response}");
+        assert!(response.contains("\"not_ready\""), "{response}");
+        assert!(response.contains("shutting down"), "{response}");
+        let (head, body) = exchange(&mut kept, "/").await.expect("the kept connection");
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert_eq!(body, "ok");
+        assert!(head.contains("connection: close"), "{head}");
+        assert!(
+            closed_by_server(&mut kept).await,
+            "closed after that answer"
+        );
+
+        // Other requests are still served, on new connections, each told to close.
+        let mut fresh = TcpStream::connect(addr).await.expect("still accepting");
+        let (head, body) = exchange(&mut fresh, "/").await.expect("served");
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert_eq!(body, "ok");
+        assert!(head.contains("connection: close"), "{head}");
+        assert!(closed_by_server(&mut fresh).await);
+        assert!(
+            !task.is_finished(),
+            "still serving during the delay ({:?} in)",
+            signalled.elapsed()
+        );
+
+        let response = in_flight.await.expect("join").expect("io");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.ends_with("slow ok"), "{response}");
+        task.await.expect("join").expect("clean stop");
+        assert!(signalled.elapsed() >= delay, "{:?}", signalled.elapsed());
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "the listener is closed after the delay"
         );
     }
 }

@@ -96,6 +96,12 @@ pub struct HttpArgs {
     /// `Retry-After` at once, never queued (`/healthz` excepted).
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_concurrent_requests: u64,
+
+    /// Milliseconds a stopping service (SIGTERM, SIGINT) goes on serving with `/readyz`
+    /// answering 503 and responses saying `Connection: close`, so that load balancers take it out
+    /// of rotation before it stops listening; then in-flight requests drain. 0: stop at once.
+    #[arg(long, env = "SHUTDOWN_DELAY_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=300_000))]
+    pub shutdown_delay_ms: u64,
 }
 
 impl HttpArgs {
@@ -118,6 +124,7 @@ impl HttpArgs {
         ServeSettings {
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            shutdown_delay: Duration::from_millis(self.shutdown_delay_ms),
             // In-flight requests get as long as any request may take.
             shutdown_grace: Duration::from_millis(self.request_timeout_ms),
         }

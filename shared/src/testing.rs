@@ -222,6 +222,68 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// Stops `server` as SIGTERM would — it was built with `SHUTDOWN_DELAY_MS` = `delay` — and
+/// asserts the order a load balancer can follow: `/readyz` at `base` answers 503 `not_ready`
+/// saying the service is shutting down, while `request` (a real API call) still succeeds, its
+/// response saying `Connection: close`; the server stops only after the delay, and then nothing
+/// listens at `base`.
+pub async fn assert_stops_gracefully<F, Fut>(
+    base: &str,
+    server: ServerHandle,
+    delay: std::time::Duration,
+    request: F,
+) where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let client = client();
+    let readyz = format!("{base}/readyz");
+    let res = client.get(&readyz).send().await.expect("readyz");
+    assert_eq!(res.status(), StatusCode::OK, "ready before the signal");
+    let signalled = std::time::Instant::now();
+    let stopping = tokio::spawn(server.stop());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let res = client.get(&readyz).send().await.expect("still answering");
+    let body = problem(res, StatusCode::SERVICE_UNAVAILABLE, "not_ready").await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("shutting down")),
+        "{body}"
+    );
+    for _ in 0..2 {
+        let res = request().await;
+        assert!(
+            res.status().is_success(),
+            "served while draining: {}",
+            res.status()
+        );
+        assert_eq!(
+            res.headers()
+                .get("connection")
+                .and_then(|v| v.to_str().ok()),
+            Some("close"),
+            "the client is told to take its next request elsewhere"
+        );
+    }
+    assert!(!stopping.is_finished(), "still serving during the delay");
+
+    stopping
+        .await
+        .expect("join")
+        .expect("the server stops cleanly");
+    assert!(
+        signalled.elapsed() >= delay,
+        "stopped only after the delay ({:?})",
+        signalled.elapsed()
+    );
+    assert!(
+        client.get(&readyz).send().await.is_err(),
+        "nothing listens after the stop"
+    );
+}
+
 /// Asserts a problem+json response with `status` and `code`, and returns its body.
 pub async fn problem(res: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(res.status(), status, "status");

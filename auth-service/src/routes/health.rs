@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (it can serve: database reachable, keys loaded).
+//! `/healthz` (the process answers) and `/readyz` (it can serve: database reachable, keys loaded,
+//! not shutting down).
 
 use axum::Router;
 use axum::extract::State;
@@ -6,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 use shared::Problem;
+use shared::shutdown::Draining;
 
 use crate::state::AppState;
 
@@ -22,8 +24,11 @@ pub async fn healthz() -> impl IntoResponse {
 
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "Database reachable and signing keys loaded"),
-    (status = 503, description = "Not ready (`not_ready`)", body = Problem, content_type = "application/problem+json")))]
-pub async fn readyz(State(state): State<AppState>) -> Response {
+    (status = 503, description = "Not ready (`not_ready`): the database is unreachable, or the service is shutting down (it still serves for `SHUTDOWN_DELAY_MS`, so that load balancers move away first)", body = Problem, content_type = "application/problem+json")))]
+pub async fn readyz(State(state): State<AppState>, draining: Draining) -> Response {
+    if let Some(problem) = draining.not_ready() {
+        return problem.into_response();
+    }
     // Keys are loaded before the server listens, so only the database can be missing here.
     if shared::db::ping(&state.pool).await {
         axum::Json(json!({"status": "ready", "kid": state.keys.current().signing.kid}))

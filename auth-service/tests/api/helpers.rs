@@ -35,6 +35,9 @@ pub fn test_config(url: &str) -> Config {
     config.rate_limit_per_ip = 0;
     config.rate_limit_per_email = 0;
     config.rate_limit_per_device = 0;
+    // No load balancer to wait for: a stopped test server stops at once (tests/api/shutdown.rs
+    // sets a delay).
+    config.http.shutdown_delay_ms = 0;
     config
 }
 

@@ -18,6 +18,7 @@ mod passkeys;
 mod refresh_model;
 mod sessions;
 mod settings;
+mod shutdown;
 mod soft_passkey;
 mod text;
 mod tokens;

@@ -1,12 +1,13 @@
-//! Liveness and readiness. Ready means able to serve: the database answers and signing keys are
-//! known. Orchestrators stop routing to an instance that is not ready; they restart one that is not
-//! alive.
+//! Liveness and readiness. Ready means able to serve: the database answers, signing keys are
+//! known, and the service is not shutting down. Orchestrators stop routing to an instance that is
+//! not ready; they restart one that is not alive.
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use shared::Problem;
+use shared::shutdown::Draining;
 use utoipa::ToSchema;
 
 use crate::state::AppState;
@@ -36,18 +37,24 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// The service can serve requests: database reachable and signing keys known.
+/// The service can serve requests: database reachable, signing keys known, not shutting down.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "health",
     responses(
         (status = 200, body = Health),
-        (status = 503, description = "Database unreachable or signing keys not yet fetched (`not_ready`).",
+        (status = 503, description = "Database unreachable, signing keys not yet fetched, or shutting down (it still serves for `SHUTDOWN_DELAY_MS`, so that load balancers move away first) (`not_ready`).",
          body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, Problem> {
+pub async fn readyz(
+    State(state): State<AppState>,
+    draining: Draining,
+) -> Result<Json<Health>, Problem> {
+    if let Some(problem) = draining.not_ready() {
+        return Err(problem);
+    }
     let database = shared::db::ping(&state.pool).await;
     let keys = state.verifier.is_ready();
     match (database, keys) {

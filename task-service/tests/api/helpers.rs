@@ -319,6 +319,7 @@ pub async fn task_service_for(
 ) -> TestApp {
     let mut config = Config::for_database(&db.url);
     config.auth_issuer = auth.url.clone();
+    config.http.shutdown_delay_ms = 0;
     let settings = jwks(fast_jwks(KeySource::Discovery {
         issuer: auth.url.clone(),
     }));
@@ -383,6 +384,9 @@ pub async fn spawn_with(issuer: Issuer, tweak: impl FnOnce(&mut Options)) -> Tes
     config.auth_issuer = issuer.url.clone();
     config.bind = "127.0.0.1:0".parse().expect("addr");
     config.db.db_acquire_timeout_ms = 500;
+    // No load balancer to wait for: a stopped test server stops at once (tests/api/shutdown.rs
+    // sets a delay).
+    config.http.shutdown_delay_ms = 0;
     let mut options = Options {
         jwks: fast_jwks(KeySource::Discovery {
             issuer: issuer.url.clone(),

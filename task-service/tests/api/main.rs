@@ -14,6 +14,7 @@ mod openapi_doc;
 mod ops;
 mod revocation;
 mod rotation;
+mod shutdown;
 mod tasks;
 mod text;
 mod tokens;
