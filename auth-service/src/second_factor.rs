@@ -3,7 +3,12 @@
 //! only makes and checks values.
 
 use aws_lc_rs::digest::{SHA256, digest};
+use sqlx::PgPool;
 use totp_rs::{Algorithm, Totp};
+use uuid::Uuid;
+
+use crate::db;
+use crate::kek::KekRing;
 
 /// RFC 4226 recommends 160-bit secrets.
 const SECRET_BYTES: usize = 20;
@@ -103,6 +108,62 @@ pub fn recovery_code_hash(typed: &str) -> Option<[u8; 32]> {
     let mut hash = [0u8; 32];
     hash.copy_from_slice(digest(&SHA256, normal.as_bytes()).as_ref());
     Some(hash)
+}
+
+/// A secret as stored: sealed under the current KEK (the user id as associated data, so a sealed
+/// secret cannot be moved to another user's row), or as it is when no KEK is configured.
+pub struct Sealed {
+    pub kek_id: Option<String>,
+    pub nonce: Option<Vec<u8>>,
+    pub bytes: Vec<u8>,
+}
+
+pub fn seal(keks: &KekRing, user_id: Uuid, secret: &[u8]) -> anyhow::Result<Sealed> {
+    Ok(match keks.seal(secret, user_id.as_bytes())? {
+        Some(s) => Sealed {
+            kek_id: Some(s.kek_id),
+            nonce: Some(s.nonce),
+            bytes: s.ciphertext,
+        },
+        None => Sealed {
+            kek_id: None,
+            nonce: None,
+            bytes: secret.to_vec(),
+        },
+    })
+}
+
+/// The plain secret of a stored row.
+pub fn open(
+    keks: &KekRing,
+    user_id: Uuid,
+    stored: &db::mfa::StoredSecret,
+) -> anyhow::Result<Vec<u8>> {
+    match (&stored.kek_id, &stored.nonce) {
+        (Some(kek_id), Some(nonce)) => keks.open(kek_id, nonce, &stored.secret, user_id.as_bytes()),
+        _ => Ok(stored.secret.clone()),
+    }
+}
+
+/// At start-up, as for the signing keys: every secret not sealed under the first KEK (sealed under
+/// an older one, or stored before KEKs were configured) is sealed under it, so an old KEK can be
+/// dropped from KEY_ENCRYPTION_KEYS once every replica has started with the new one first.
+pub async fn reseal_all(pool: &PgPool, keks: &KekRing) -> anyhow::Result<()> {
+    let Some(current) = keks.current_id() else {
+        return Ok(());
+    };
+    for (user_id, stored) in db::mfa::not_sealed_under(pool, current).await? {
+        let plain = open(keks, user_id, &stored)?;
+        let sealed = seal(keks, user_id, &plain)?;
+        let done = shared::db::retry::write(pool, |conn| {
+            Box::pin(db::mfa::reseal(conn, user_id, &stored.secret, &sealed))
+        })
+        .await?;
+        if done {
+            tracing::info!(%user_id, "TOTP secret re-sealed under the current KEK");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -75,6 +75,7 @@ impl AppState {
     pub async fn build(config: &Config, pool: PgPool) -> anyhow::Result<Self> {
         let (keks, policy) = key_settings(config)?;
         let keys = Keys::load(&pool, keks, policy).await?;
+        crate::second_factor::reseal_all(&pool, keys.keks()).await?;
         let hasher = Hasher::new(
             HashParams {
                 memory_kib: config.argon2_memory_kib,

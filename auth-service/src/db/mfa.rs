@@ -134,6 +134,53 @@ pub async fn remove(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<bool
     Ok(done.rows_affected() == 1)
 }
 
+/// Secrets sealed under another KEK than `current`, or not sealed at all.
+pub async fn not_sealed_under(
+    pool: &PgPool,
+    current: &str,
+) -> sqlx::Result<Vec<(Uuid, StoredSecret)>> {
+    #[derive(FromRow)]
+    struct Row {
+        user_id: Uuid,
+        #[sqlx(flatten)]
+        stored: StoredSecret,
+    }
+    let rows = retry::read(pool, |conn| {
+        Box::pin(
+            sqlx::query_as::<_, Row>(
+                "SELECT user_id, kek_id, nonce, secret, confirmed_at IS NOT NULL AS confirmed
+                   FROM auth.totp WHERE kek_id IS DISTINCT FROM $1",
+            )
+            .bind(current)
+            .fetch_all(&mut **conn),
+        )
+    })
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.user_id, r.stored)).collect())
+}
+
+/// Replaces a secret's stored form with `sealed`, if it is still `old` (another replica may have
+/// re-sealed it, or the user set up a new one, meanwhile).
+pub async fn reseal(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    old: &[u8],
+    sealed: &crate::second_factor::Sealed,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE auth.totp SET kek_id = $3, nonce = $4, secret = $5
+          WHERE user_id = $1 AND secret = $2",
+    )
+    .bind(user_id)
+    .bind(old)
+    .bind(&sealed.kek_id)
+    .bind(&sealed.nonce)
+    .bind(&sealed.bytes)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Unused recovery codes left.
 pub async fn recovery_codes_left(pool: &PgPool, user_id: Uuid) -> sqlx::Result<i64> {
     retry::read(pool, |conn| {

@@ -150,17 +150,15 @@ pub async fn setup(
     let user_id = caller.user.id;
     let secret = second_factor::new_secret()?;
     let totp = second_factor::totp(&secret, &state.settings.app_name, &caller.user.email)?;
-    let sealed = state.keys.keks().seal(&secret, user_id.as_bytes())?;
-    let (kek_id, nonce, stored) = match &sealed {
-        Some(s) => (
-            Some(s.kek_id.as_str()),
-            Some(s.nonce.as_slice()),
-            &s.ciphertext,
-        ),
-        None => (None, None, &secret),
-    };
+    let sealed = second_factor::seal(state.keys.keks(), user_id, &secret)?;
     let pending = retry::write(&state.pool, |conn| {
-        Box::pin(db::mfa::put_pending(conn, user_id, kek_id, nonce, stored))
+        Box::pin(db::mfa::put_pending(
+            conn,
+            user_id,
+            sealed.kek_id.as_deref(),
+            sealed.nonce.as_deref(),
+            &sealed.bytes,
+        ))
     })
     .await?;
     if !pending {
@@ -433,15 +431,7 @@ fn open_secret(
     user_id: Uuid,
     stored: &db::mfa::StoredSecret,
 ) -> ApiResult<Vec<u8>> {
-    match (&stored.kek_id, &stored.nonce) {
-        (Some(kek_id), Some(nonce)) => {
-            Ok(state
-                .keys
-                .keks()
-                .open(kek_id, nonce, &stored.secret, user_id.as_bytes())?)
-        }
-        _ => Ok(stored.secret.clone()),
-    }
+    Ok(second_factor::open(state.keys.keks(), user_id, stored)?)
 }
 
 fn unix_now() -> u64 {

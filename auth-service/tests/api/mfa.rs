@@ -524,3 +524,34 @@ async fn a_sign_in_started_on_one_replica_finishes_on_another() {
     let res = code_step(&a, &token, &totp.code(1)).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn secrets_are_resealed_when_the_key_encryption_key_rotates() {
+    let b64 = |k: [u8; 32]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, k);
+    let (old, new) = (b64([1u8; 32]), b64([2u8; 32]));
+    let app = spawn_with(|c| c.key_encryption_keys = Some(old.clone().into())).await;
+    let (email, _, totp, _) = user_with_totp(&app).await;
+    let kek_of = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, Option<String>>("SELECT kek_id FROM auth.totp")
+            .fetch_one(&pool)
+            .await
+            .expect("kek_id")
+    };
+    let before = kek_of(app.state.pool.clone()).await;
+
+    // Started with the new KEK first and the old one second: re-sealed under the new one.
+    let mut rotating = app.config.clone();
+    rotating.key_encryption_keys = Some(format!("{new},{old}").into());
+    let second = spawn_on(app.db.alias(), rotating.clone()).await;
+    let after = kek_of(second.state.pool.clone()).await;
+    assert!(
+        before.is_some() && after.is_some() && before != after,
+        "{before:?} → {after:?}"
+    );
+
+    // So the old KEK can go: with the new one alone the code still signs in.
+    let mut only_new = rotating;
+    only_new.key_encryption_keys = Some(new.into());
+    let third = spawn_on(app.db.alias(), only_new).await;
+    signed_in_access(&third, &email, &totp).await;
+}
