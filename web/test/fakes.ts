@@ -21,7 +21,8 @@ export const alice: User = {
 /** The fake's authenticator app: this secret, and this code is the one it "shows". */
 export const TOTP_SECRET = "JBSWY3DPEHPK3PXP";
 export const TOTP_CODE = "123456";
-export const RECOVERY_CODES = Array.from({ length: 10 }, (_, i) => `rcv${i}a-${String(10000 + i * 1111).slice(0, 5)}`);
+/** In the service's form, `xxxx-xxxx-xxxx-xxxx`. */
+export const RECOVERY_CODES = Array.from({ length: 10 }, (_, i) => `r${i}cv-7kd2-${i}m4p-x9q${i}`);
 
 /** Passkeys as the fake auth-service lists them: one used, one never used. */
 export function somePasskeys(): (Passkey & { credentialId: string })[] {

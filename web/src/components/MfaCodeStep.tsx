@@ -109,7 +109,7 @@ export function MfaCodeStep({
       <form onSubmit={submit} noValidate>
         <Field
           label={recovery ? "Recovery code" : "Authentication code"}
-          help={recovery ? "Like abcde-12345. Each code works once." : undefined}
+          help={recovery ? "Each code works once. Capitals, spaces and dashes don't matter." : undefined}
           error={fieldError}
           inputRef={inputRef}
           className="code-field"

@@ -1,4 +1,4 @@
-import { useId, useRef, useState, type FormEvent } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import type { Passkey } from "../api/passkeys";
 import { useNow } from "../hooks/useNow";
 import { ADDING, type usePasskeys } from "../hooks/usePasskeys";
@@ -34,6 +34,8 @@ export function PasskeysCard({
   const nameRef = useRef<HTMLInputElement>(null);
   const [name, setName] = useState("");
   const [removing, setRemoving] = useState<Passkey | null>(null);
+  /** Where the last removed passkey was in the list (a new object each time, to run the effect). */
+  const [removedAt, setRemovedAt] = useState<{ index: number } | null>(null);
   const adding = p.pending === ADDING;
 
   async function add(event: FormEvent) {
@@ -62,13 +64,17 @@ export function PasskeysCard({
     if (!gone) return;
     onChanged?.();
     announce(`Passkey “${target.name}” removed.`);
-    // The button pressed is gone: the keyboard goes to the next Remove, else the heading.
-    requestAnimationFrame(() => {
-      const buttons = listRef.current?.querySelectorAll<HTMLButtonElement>("button.passkey-remove");
-      const next = buttons?.[Math.min(index, buttons.length - 1)];
-      (next ?? headingRef.current)?.focus();
-    });
+    setRemovedAt({ index });
   }
+
+  // The button pressed is gone: the keyboard goes to the next Remove, else the heading. An effect,
+  // so that it runs once the confirmation has closed (closing a modal dialog moves the focus).
+  useEffect(() => {
+    if (!removedAt) return;
+    const buttons = listRef.current?.querySelectorAll<HTMLButtonElement>("button.passkey-remove");
+    const next = buttons?.[Math.min(removedAt.index, buttons.length - 1)];
+    (next ?? headingRef.current)?.focus();
+  }, [removedAt]);
 
   const showing = p.status === "ready" || p.status === "refreshing";
   return (
