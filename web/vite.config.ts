@@ -11,6 +11,7 @@ export default defineConfig({
   build: { outDir: "dist", sourcemap: true },
   test: {
     include: ["test/**/*.test.{ts,tsx}"],
+    setupFiles: ["test/setup.ts"],
     environment: "node",
     restoreMocks: true,
   },
