@@ -16,6 +16,8 @@ import yaml
 SERVICES = {"auth-service": "auth", "task-service": "tasks"}
 # REQUEST_TIMEOUT_MS's default: how long a stopping service drains requests in flight.
 REQUEST_TIMEOUT_MS = 15_000
+# SHUTDOWN_DELAY_MS's default: how long a stopping service serves on, unready, before the drain.
+SHUTDOWN_DELAY_MS = 5_000
 # PostgreSQL's default max_connections (100) less superuser_reserved_connections (3).
 SERVER_CONNECTIONS = 97
 
@@ -136,6 +138,12 @@ def check_overlay(path, settings, role_limit):
             if paths != want:
                 fail(dw, f"probes must be {want}, are {paths}")
         sleep = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+        # After SIGTERM a service serves on (readiness 503) for SHUTDOWN_DELAY_MS, then drains.
+        delay = (
+            -(-int(env[name].get("SHUTDOWN_DELAY_MS", SHUTDOWN_DELAY_MS)) // 1000)
+            if name in SERVICES
+            else 0
+        )
         drain = (
             int(env[name].get("REQUEST_TIMEOUT_MS", REQUEST_TIMEOUT_MS)) // 1000
             if name in SERVICES
@@ -144,10 +152,11 @@ def check_overlay(path, settings, role_limit):
         grace = spec.get("terminationGracePeriodSeconds", 30)
         if sleep < 1:
             fail(dw, "needs a preStop sleep (endpoint removal reaches the proxies first)")
-        if grace <= sleep + drain:
+        if grace <= sleep + delay + drain:
             fail(
                 dw,
-                f"terminationGracePeriodSeconds {grace} leaves no time to drain ({sleep} s preStop + {drain} s)",
+                f"terminationGracePeriodSeconds {grace} leaves no time to drain ({sleep} s preStop + "
+                f"{delay} s SHUTDOWN_DELAY_MS + {drain} s)",
             )
 
         # A disruption budget, an autoscaler, a network policy, and a Service that only its pods match.
