@@ -15,6 +15,8 @@
 // Dave, in a profile of his own, reads his account's security activity.
 // Erin, in a profile of her own (and on a phone), confirms her address from the mailed link,
 // forgets her password and sets a new one from the reset mail.
+// Frank and Grace use the second factors (e2e/second-factors.mjs): Frank a passkey on a virtual
+// authenticator, Grace an authenticator app whose codes are computed here, and her recovery codes.
 // Each scenario reports on its own (harness.mjs); one that needs an earlier one that did not
 // pass is skipped.
 import {
@@ -57,6 +59,7 @@ import {
   thisDevice,
   visibleTitles,
 } from "./app.mjs";
+import { secondFactorScenarios } from "./second-factors.mjs";
 
 const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const alice = { name: "Alice Example", email: `alice-${stamp}@example.com`, password: "violet-otter-harbour-42" };
@@ -1068,6 +1071,8 @@ const scenarios = [
       });
     },
   },
+
+  ...secondFactorScenarios({ browsers, desktop, phone, stamp }),
 
   {
     name: "no script errors in any page",
