@@ -39,6 +39,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Requests handled at once; more are refused with 503 `not_ready` (see [`in_flight`]).
     pub max_concurrent_requests: usize,
+    /// Count and time every request ([`crate::metrics::track`]); on with `METRICS_BIND`.
+    pub metrics: bool,
 }
 
 /// Parses a comma-separated origin list, refusing `*` (credentials are always allowed).
@@ -63,7 +65,7 @@ pub fn parse_origins(list: &str) -> anyhow::Result<Vec<String>> {
 }
 
 /// Adds fallbacks, body limit, timeout, panic catching, the in-flight bound, CORS, security
-/// headers, request ids and tracing.
+/// headers, request ids, tracing and, when on, request metrics.
 pub fn finish(router: Router, settings: &HttpSettings) -> Router {
     let origins: Vec<HeaderValue> = settings
         .cors_origins
@@ -95,7 +97,7 @@ pub fn finish(router: Router, settings: &HttpSettings) -> Router {
 
     let timeout = settings.request_timeout;
     let in_flight = in_flight::InFlight::new(settings.max_concurrent_requests);
-    router
+    let router = router
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(
@@ -135,7 +137,14 @@ pub fn finish(router: Router, settings: &HttpSettings) -> Router {
                 .layer(HandleErrorLayer::new(|err: BoxError| async move { timeout_error(err) }))
                 .timeout(timeout)
                 .layer(DefaultBodyLimit::max(BODY_LIMIT)),
-        )
+        );
+    if settings.metrics {
+        // Outside every other layer, so that what it counts is what the client got: timeouts,
+        // panics and refusals at the in-flight bound included.
+        router.layer(axum::middleware::from_fn(crate::metrics::track))
+    } else {
+        router
+    }
 }
 
 /// One line per response: 5xx at WARN (a 500's cause is logged at ERROR where it happened; a 503

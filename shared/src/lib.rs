@@ -9,6 +9,7 @@ pub mod extract;
 pub mod healthcheck;
 pub mod http;
 pub mod loopback;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod server;

@@ -153,10 +153,16 @@ impl Problem {
     }
 }
 
+/// The `code` of a problem response, carried as a response extension so that a layer can tell
+/// outcomes apart without reading the body (the auth-service's sign-in metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProblemCode(pub String);
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self).unwrap_or_else(|_| b"{}".to_vec());
         let mut res = (self.status, body).into_response();
+        res.extensions_mut().insert(ProblemCode(self.code));
         let headers = res.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

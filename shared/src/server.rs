@@ -211,6 +211,7 @@ pub struct Application<S> {
     server: Option<Server>,
     state: S,
     background: Vec<tokio::task::JoinHandle<()>>,
+    metrics: Option<SocketAddr>,
 }
 
 impl<S> Application<S> {
@@ -220,7 +221,22 @@ impl<S> Application<S> {
             server: Some(server),
             state,
             background: Vec::new(),
+            metrics: None,
         }
+    }
+
+    /// Serves the metrics listener (`METRICS_BIND`; `None`: off) as long as the application.
+    pub fn with_metrics(mut self, exporter: Option<crate::metrics::Exporter>) -> Self {
+        if let Some(exporter) = exporter {
+            self.metrics = exporter.local_addr().ok();
+            self.background.push(exporter.spawn());
+        }
+        self
+    }
+
+    /// Where `GET /metrics` is served, when metrics are on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
     }
 
     /// Upkeep that lives as long as the application: aborted when serving ends or the
@@ -251,6 +267,9 @@ impl<S> Application<S> {
             .take()
             .ok_or_else(|| anyhow::anyhow!("already served"))?;
         tracing::info!(service = self.name, addr = %server.local_addr()?, "listening");
+        if let Some(addr) = self.metrics {
+            tracing::info!(service = self.name, %addr, "serving metrics at /metrics");
+        }
         server.run_until_stopped(shutdown).await
     }
 }

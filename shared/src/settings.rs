@@ -72,7 +72,7 @@ impl DbArgs {
     }
 }
 
-/// CORS, time limits and connection limits of the HTTP server.
+/// CORS, time limits and connection limits of the HTTP server, and where its metrics are served.
 #[derive(Debug, Clone, Args)]
 pub struct HttpArgs {
     /// Comma-separated browser origins allowed to call with credentials (never `*`).
@@ -102,6 +102,12 @@ pub struct HttpArgs {
     /// of rotation before it stops listening; then in-flight requests drain. 0: stop at once.
     #[arg(long, env = "SHUTDOWN_DELAY_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=300_000))]
     pub shutdown_delay_ms: u64,
+
+    /// Address to serve Prometheus metrics on (`GET /metrics`), apart from the API's. Unset: no
+    /// metrics are recorded or served. Keep it off the public network: it names routes, load and
+    /// sign-in failures.
+    #[arg(long, env = "METRICS_BIND")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
 }
 
 impl HttpArgs {
@@ -117,6 +123,7 @@ impl HttpArgs {
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             max_concurrent_requests: usize::try_from(self.max_concurrent_requests)
                 .unwrap_or(usize::MAX),
+            metrics: self.metrics_bind.is_some(),
         })
     }
 

@@ -469,6 +469,118 @@ fn readme_rows(readme: &str) -> Vec<ReadmeRow> {
         .collect()
 }
 
+/// `GET /metrics` at `addr` (a service's `METRICS_BIND`): asserts a 200 in the Prometheus text
+/// format and returns the text.
+pub async fn scrape(addr: std::net::SocketAddr) -> String {
+    let res = client()
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(res.status(), StatusCode::OK, "GET /metrics");
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "the Prometheus text format: {content_type}"
+    );
+    res.text().await.expect("text")
+}
+
+/// The value of the series `name` whose labels are exactly `labels` (in any order) in a scrape,
+/// or `None` when there is no such series.
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    series(text)
+        .find_map(|s| (s.labels.len() == labels.len() && s.has(name, labels)).then_some(s.value))
+}
+
+/// The sum of every series `name` whose labels include `labels` (0 when there is none).
+pub fn metric_sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    series(text)
+        .filter(|s| s.has(name, labels))
+        .map(|s| s.value)
+        .sum()
+}
+
+/// One line of a scrape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+impl Sample {
+    fn has(&self, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.name == name
+            && labels
+                .iter()
+                .all(|(k, v)| self.labels.iter().any(|(lk, lv)| lk == k && lv == v))
+    }
+}
+
+/// Every sample of a scrape. Panics on a line that is not one, so a malformed exposition fails
+/// the test.
+pub fn series(text: &str) -> impl Iterator<Item = Sample> + '_ {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| parse_sample(line).unwrap_or_else(|| panic!("not a sample: {line:?}")))
+}
+
+fn parse_sample(line: &str) -> Option<Sample> {
+    let name_end = line.find(['{', ' '])?;
+    let name = line[..name_end].to_owned();
+    let mut labels = Vec::new();
+    let mut rest = &line[name_end..];
+    if let Some(inner) = rest.strip_prefix('{') {
+        let mut chars = inner.char_indices();
+        let mut key = String::new();
+        loop {
+            let (i, c) = chars.next()?;
+            match c {
+                '}' => {
+                    rest = &inner[i + 1..];
+                    break;
+                }
+                ',' => {}
+                '=' => {
+                    if chars.next()?.1 != '"' {
+                        return None;
+                    }
+                    let mut value = String::new();
+                    loop {
+                        match chars.next()?.1 {
+                            '"' => break,
+                            '\\' => match chars.next()?.1 {
+                                'n' => value.push('\n'),
+                                other => value.push(other),
+                            },
+                            other => value.push(other),
+                        }
+                    }
+                    labels.push((std::mem::take(&mut key), value));
+                }
+                other => key.push(other),
+            }
+        }
+    }
+    let value = rest.trim().split(' ').next()?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().ok()?,
+    };
+    Some(Sample {
+        name,
+        labels,
+        value,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,5 +594,39 @@ mod tests {
         assert_eq!(back.get_database(), Some("x"));
         assert_eq!(back.get_host(), "h");
         assert!(url.contains("sslmode=require"), "{url}");
+    }
+
+    #[test]
+    fn scrape_lines_are_read_with_their_labels() {
+        let text = "# HELP x A thing.\n\
+                    http_requests_total{route=\"/api/tasks/{id}\",method=\"GET\",status_class=\"2xx\"} 3\n\
+                    h_bucket{route=\"a,b\\\"c\",le=\"+Inf\"} 7\n\
+                    up 1\n";
+        assert_eq!(
+            metric(
+                text,
+                "http_requests_total",
+                &[
+                    ("status_class", "2xx"),
+                    ("route", "/api/tasks/{id}"),
+                    ("method", "GET")
+                ]
+            ),
+            Some(3.0)
+        );
+        assert_eq!(
+            metric(text, "http_requests_total", &[("method", "GET")]),
+            None,
+            "labels must match exactly"
+        );
+        assert_eq!(
+            metric_sum(text, "http_requests_total", &[("method", "GET")]),
+            3.0
+        );
+        assert_eq!(
+            metric(text, "h_bucket", &[("route", "a,b\"c"), ("le", "+Inf")]),
+            Some(7.0)
+        );
+        assert_eq!(metric(text, "up", &[]), Some(1.0));
     }
 }

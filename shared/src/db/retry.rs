@@ -312,9 +312,35 @@ impl Budget {
     }
 }
 
+/// Acquires in progress, for the `db_pool_waiting` gauge (sqlx does not say how many wait).
+/// Process-wide, like [`LAST_FAILURE`]: a service has one pool.
+static WAITING: AtomicU64 = AtomicU64::new(0);
+
+/// Requests waiting for a pooled connection right now (see [`crate::metrics`]).
+pub fn waiting() -> u64 {
+    WAITING.load(Ordering::Relaxed)
+}
+
+/// Counts one acquire in progress for as long as it lives (a cancelled request included).
+struct Waiting;
+
+impl Waiting {
+    fn start() -> Self {
+        WAITING.fetch_add(1, Ordering::Relaxed);
+        Self
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A connection from `pool`. A connection attempt that failed outright (the server refusing it
 /// while it shuts down, say) is tried again within the budget: nothing was sent.
 async fn acquire(pool: &PgPool, budget: &mut Budget) -> sqlx::Result<PoolConnection<Postgres>> {
+    let _waiting = Waiting::start();
     loop {
         let result = if budget.attempts == 1 {
             // The pool's own timeout bounds it; no timer of ours on the busy path.
@@ -324,6 +350,9 @@ async fn acquire(pool: &PgPool, budget: &mut Budget) -> sqlx::Result<PoolConnect
                 .await
                 .unwrap_or(Err(sqlx::Error::PoolTimedOut))
         };
+        if matches!(result, Err(sqlx::Error::PoolTimedOut)) {
+            metrics::counter!("db_pool_acquire_timeouts_total").increment(1);
+        }
         match result {
             Err(error)
                 if !matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
