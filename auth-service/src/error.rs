@@ -91,7 +91,12 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited { retry_after } => Problem::rate_limited(retry_after),
             ApiError::NotReady(detail) => Problem::not_ready(detail),
             ApiError::MfaRequired(token) => {
-                return crate::routes::mfa::mfa_required_response(token);
+                let mut response = crate::routes::mfa::mfa_required_response(token);
+                // Its own body (a problem with `mfa_token`), so the code is set here.
+                response
+                    .extensions_mut()
+                    .insert(shared::problem::ProblemCode("mfa_required".to_owned()));
+                return response;
             }
             ApiError::Problem(p) => *p,
             ApiError::Internal(err) => {

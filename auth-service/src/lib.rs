@@ -12,6 +12,7 @@ pub mod error;
 pub mod kek;
 pub mod keys_command;
 pub mod mail;
+pub mod metrics;
 pub mod openapi;
 pub mod passkey;
 pub mod password;
@@ -34,12 +35,19 @@ pub use state::AppState;
 /// The complete router with every layer, as served.
 pub fn app(state: AppState) -> Router {
     let http = state.http.clone();
-    let router = routes::router().merge(openapi::router()).with_state(state);
-    shared::http::finish(router, &http)
+    let mut router = routes::router().merge(openapi::router());
+    if http.metrics {
+        router = router.layer(axum::middleware::from_fn(metrics::count_outcomes));
+    }
+    shared::http::finish(router.with_state(state), &http)
 }
 
 /// Connects to the database (applying migrations), loads keys and builds the state.
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    if config.http.metrics_bind.is_some() {
+        shared::metrics::install()?;
+        metrics::describe();
+    }
     let pool = shared::db::connect(&config.db.settings()?, &db::SCHEMA).await?;
     AppState::build(config, pool).await
 }
@@ -110,9 +118,18 @@ pub async fn build(config: &Config) -> anyhow::Result<Application> {
     with_state(config, state).await
 }
 
-/// Binds `config.bind` to serve `state` there, with the key and session upkeep running.
+/// Binds `config.bind` to serve `state` there, with the key and session upkeep running, and
+/// `METRICS_BIND` (if set) to serve the metrics.
 pub async fn with_state(config: &Config, state: AppState) -> anyhow::Result<Application> {
     tracing::info!(issuer = %state.settings.issuer.iss, kid = %state.keys.current().signing.kid, "signing as this issuer");
+    let exporter = shared::metrics::Exporter::bind(
+        config.http.metrics_bind,
+        vec![
+            shared::metrics::pool_gauges(state.pool.clone()),
+            metrics::hasher_gauges(state.hasher.clone()),
+        ],
+    )
+    .await?;
     let server = Server::bind(
         config.bind,
         app(state.clone()),
@@ -123,5 +140,6 @@ pub async fn with_state(config: &Config, state: AppState) -> anyhow::Result<Appl
     let mail = mail::spawn_sender(state.pool.clone(), state.mail.clone())?;
     Ok(Application::new("auth-service", server, state)
         .with_background(maintenance)
-        .with_background(mail))
+        .with_background(mail)
+        .with_metrics(exporter))
 }

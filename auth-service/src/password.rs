@@ -130,6 +130,15 @@ impl std::fmt::Debug for Hasher {
     }
 }
 
+/// [`Hasher::load`]: permits (`MAX_CONCURRENT_HASHES`), hashes running, checks waiting for a
+/// permit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashLoad {
+    pub permits: usize,
+    pub running: usize,
+    pub waiting: usize,
+}
+
 pub struct Verified {
     pub matched: bool,
     /// The stored hash should be replaced by `hash(password)`: it was made with other parameters
@@ -172,6 +181,20 @@ impl Hasher {
             pool.clear();
         }
         Ok(hasher)
+    }
+
+    /// How busy the hashing is right now, for the metrics.
+    pub fn load(&self) -> HashLoad {
+        let running = self
+            .max_concurrent
+            .saturating_sub(self.permits.available_permits());
+        let admitted =
+            (self.max_concurrent * QUEUE_PER_PERMIT).saturating_sub(self.queue.available_permits());
+        HashLoad {
+            permits: self.max_concurrent,
+            running,
+            waiting: admitted.saturating_sub(running),
+        }
     }
 
     /// A place in the queue, then a permit to run: `Busy` at once when the queue is full.

@@ -13,6 +13,7 @@ mod errors;
 mod hardening;
 mod keys;
 mod mail_sink;
+mod metrics;
 mod mfa;
 mod passkeys;
 mod refresh_model;

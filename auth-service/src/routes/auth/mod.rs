@@ -324,6 +324,9 @@ pub async fn refresh(
         email,
     } = outcome
     else {
+        if matches!(outcome, db::sessions::Rotation::ReuseDetected) {
+            crate::metrics::reuse_detected();
+        }
         return Err(ApiError::InvalidToken);
     };
     let access = state.settings.issuer.mint(
