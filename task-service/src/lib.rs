@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod input;
 pub mod listing;
+pub mod metrics;
 pub mod openapi;
 pub mod revocation_feed;
 pub mod rfc3339;
@@ -40,6 +41,11 @@ pub async fn build_state_with(
     config: &Config,
     jwks: auth::JwksSettings,
 ) -> anyhow::Result<AppState> {
+    if config.http.metrics_bind.is_some() {
+        // Before the key cache starts, so that its first fetch is counted.
+        shared::metrics::install()?;
+        metrics::describe();
+    }
     let mut http = config.http.http_settings(Vec::new())?;
     // So that the browser app can read whether a compatibility list was cut.
     http.expose_headers.push(routes::compat::LIST_TRUNCATED);
@@ -58,7 +64,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Application> {
     with_state(config, state).await
 }
 
-/// Binds `config.bind` to serve `state` there.
+/// Binds `config.bind` to serve `state` there, and `METRICS_BIND` (if set) to serve the metrics.
 pub async fn with_state(config: &Config, state: AppState) -> anyhow::Result<Application> {
     tracing::info!(issuer = %config.auth_issuer, "trusting tokens from this issuer");
     let feed = revocation_feed::start(
@@ -67,11 +73,18 @@ pub async fn with_state(config: &Config, state: AppState) -> anyhow::Result<Appl
         state.pool.clone(),
         state.feed.clone(),
     )?;
+    let exporter = shared::metrics::Exporter::bind(
+        config.http.metrics_bind,
+        vec![shared::metrics::pool_gauges(state.pool.clone())],
+    )
+    .await?;
     let server = Server::bind(
         config.bind,
         app(state.clone()),
         config.http.serve_settings(),
     )
     .await?;
-    Ok(Application::new("task-service", server, state).with_background(feed))
+    Ok(Application::new("task-service", server, state)
+        .with_background(feed)
+        .with_metrics(exporter))
 }

@@ -75,6 +75,7 @@ impl FeedHealth {
     }
 
     fn ok(&self) {
+        metrics::counter!("task_revocation_feed_polls_total", "result" => "ok").increment(1);
         if let Ok(mut status) = self.0.lock() {
             if status.failing.take().is_some() {
                 tracing::info!("revocation feed reachable again");
@@ -84,6 +85,7 @@ impl FeedHealth {
     }
 
     fn failed(&self, error: String) {
+        metrics::counter!("task_revocation_feed_polls_total", "result" => "failed").increment(1);
         if let Ok(mut status) = self.0.lock() {
             if status.failing.is_none() {
                 tracing::warn!(%error, "revocation feed unreachable; refusing only the sessions already known to be ended until it answers");

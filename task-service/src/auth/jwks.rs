@@ -215,7 +215,7 @@ impl Jwks {
             return None;
         }
         *last = Some(Instant::now());
-        if let Err(error) = self.inner.fetch().await {
+        if let Err(error) = self.inner.fetch("unknown_kid").await {
             tracing::warn!(%error, "refetching signing keys for an unknown kid failed");
         }
         self.key(kid)
@@ -223,7 +223,7 @@ impl Jwks {
 
     /// Fetches the key set now. Returns how long it may be cached.
     pub async fn refresh(&self) -> Result<Duration, FetchError> {
-        self.inner.fetch().await
+        self.inner.fetch("manual").await
     }
 
     fn snapshot(&self) -> Arc<HashMap<String, Arc<DecodingKey>>> {
@@ -237,7 +237,7 @@ async fn refresh_loop(inner: Weak<Inner>) {
         let Some(strong) = inner.upgrade() else {
             return;
         };
-        let wait = match strong.fetch().await {
+        let wait = match strong.fetch("schedule").await {
             Ok(ttl) => {
                 if failures > 0 {
                     tracing::info!(kids = ?strong.snapshot().keys().collect::<Vec<_>>(), "signing keys fetched");
@@ -305,7 +305,18 @@ impl Inner {
         }
     }
 
-    async fn fetch(&self) -> Result<Duration, FetchError> {
+    /// [`Inner::fetch_now`], counted for the metrics (`trigger`: what asked for it).
+    async fn fetch(&self, trigger: &'static str) -> Result<Duration, FetchError> {
+        let result = self.fetch_now().await;
+        metrics::counter!("task_jwks_refreshes_total", "trigger" => trigger).increment(1);
+        if result.is_err() {
+            metrics::counter!("task_jwks_refresh_failures_total", "trigger" => trigger)
+                .increment(1);
+        }
+        result
+    }
+
+    async fn fetch_now(&self) -> Result<Duration, FetchError> {
         let _serial = self.fetch_lock.lock().await;
         let url = self.jwks_uri().await?;
         let result = self.fetch_set(&url).await;

@@ -149,9 +149,11 @@ impl Verifier {
                 .key(&hit.kid)
                 .is_some_and(|k| Arc::ptr_eq(&k, &hit.key));
             if key_still_trusted && hit.claims.exp.saturating_add(self.leeway) >= now {
+                metrics::counter!("task_token_cache_total", "result" => "hit").increment(1);
                 return self.unless_revoked(hit.claims);
             }
         }
+        metrics::counter!("task_token_cache_total", "result" => "miss").increment(1);
         let (claims, kid, key) = self.verify_uncached(token).await?;
         self.cache.put(
             digest,

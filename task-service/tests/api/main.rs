@@ -9,6 +9,7 @@ mod helpers;
 mod isolation;
 mod jwks;
 mod limits;
+mod metrics;
 mod migrations;
 mod openapi_doc;
 mod ops;
