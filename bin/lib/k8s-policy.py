@@ -87,6 +87,48 @@ def env_of(container, configmaps):
     return env
 
 
+def check_metrics(dw, deployment, container, env, by_kind):
+    """METRICS_BIND, when set: a container port of its own named `metrics`, the port the scrape
+    annotations name, in no Service, and not opened to the ingress controller (README.md, Metrics).
+    """
+    bind = env.get("METRICS_BIND")
+    if not bind:
+        return
+    port = int(bind.rsplit(":", 1)[1])
+    ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+    if ports.get("metrics") != port:
+        fail(dw, f"METRICS_BIND {bind}: needs the container port `metrics` {port}, has {ports}")
+    if port == ports.get("http"):
+        fail(dw, f"METRICS_BIND {bind} is the API's own port")
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+    if annotations.get("prometheus.io/port") != str(port):
+        fail(
+            dw,
+            f"prometheus.io/port ({annotations.get('prometheus.io/port')}) is not METRICS_BIND's {port}",
+        )
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    for svc in by_kind.get("Service", []):
+        if not matches(svc["spec"].get("selector", {}) or {"-": "-"}, labels):
+            continue
+        for sp in svc["spec"].get("ports", []):
+            if sp.get("targetPort") in ("metrics", port) or sp.get("port") == port:
+                fail(f"{dw} service/{svc['metadata']['name']}", "exposes the metrics port")
+    for policy in by_kind.get("NetworkPolicy", []):
+        if not matches(policy["spec"]["podSelector"].get("matchLabels", {}), labels):
+            continue
+        for rule in policy["spec"].get("ingress", []):
+            opened = [p.get("port") for p in rule.get("ports", [])]
+            if rule.get("ports") and port not in opened and "metrics" not in opened:
+                continue
+            for peer in rule.get("from", [{}]):
+                ns = peer.get("namespaceSelector", {}).get("matchLabels", {})
+                if ns.get("kubernetes.io/metadata.name") == "ingress-nginx" or not peer:
+                    fail(
+                        f"{dw} networkpolicy/{policy['metadata']['name']}",
+                        "opens the metrics port to the ingress controller or to everyone",
+                    )
+
+
 def check_overlay(path, settings, role_limit):
     with open(path, encoding="utf-8") as f:
         objs = [o for o in yaml.safe_load_all(f) if o]
@@ -198,6 +240,7 @@ def check_overlay(path, settings, role_limit):
                 fail(dw, f"{var} is not a setting of the {name} (README.md, Configuration)")
         if "DATABASE_URL" not in env[name]:
             fail(dw, "DATABASE_URL not set")
+        check_metrics(dw, d, container, env[name], by_kind)
 
         # Its migration Job: the same image, `migrate`, the same database.
         mine = [j for j in jobs if pod_spec(j)["containers"][0]["image"] == container["image"]]
