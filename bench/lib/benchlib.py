@@ -283,6 +283,15 @@ def cmd_report(a):
     w(f"| sign-in median ≤ 1.25 × bare argon2id verify (c=1) | {fmt(si1 and si1['p50_ms'], 1)} ms / {fmt(argon.get('median_ms'), 1)} ms = "
       f"{fmt(si_ratio, 2)} × | {verdict(None if si_ratio is None else si_ratio <= 1.25)} |")
     w(f"| sign-in median < 100 ms (c=1) | {fmt(si1 and si1['p50_ms'], 1)} ms | {verdict(lt(si1 and si1['p50_ms'], 100))} |")
+    for c in meta["task_levels"]:
+        rr, runs = paired_ratio("task_list_metrics", "task_list", c)
+        if rr is None:
+            continue
+        on, off = agg("task_list_metrics", c), agg("task_list", c)
+        cpu = (f"; CPU {fmt(on['cpu_us_per_req'], 0)} vs {fmt(off['cpu_us_per_req'], 0)} µs/req"
+               if on and off and on.get("cpu_us_per_req") and off.get("cpu_us_per_req") else "")
+        w(f"| task list with metrics on (`METRICS_BIND`) ≥ 0.97 × off, c={c} | "
+          f"{fmt(rr, 2)} × (runs: {', '.join(f'{x:.2f}' for x in runs)}){cpu} | {verdict(rr >= 0.97)} |")
     for c in meta["signin_levels"]:
         rr, runs = paired_ratio("signin_limited", "signin", c)
         if rr is None:
@@ -308,11 +317,14 @@ def cmd_report(a):
     w(f"One user with {meta['seed']['list_tasks']} tasks for list and get; a second user with {meta['seed']['patch_tasks']} "
       "tasks for PATCH (random task per request); creates go to a third user. Bearer token (RS256, RSA-3072) on every "
       "request. `cpu µs/req` is the service process's own CPU time (user+system) per request — less sensitive to "
-      "the neighbours than throughput.")
+      "the neighbours than throughput. *Metrics on*: a second task-service process, the same binary on the same "
+      "database, with `METRICS_BIND` set (every request counted and timed by route, token-cache hits counted), "
+      "loaded right after the first at each level; its ratio to the first is the cost of recording metrics.")
     w("")
     w("| request | conns | req/s | p50 ms | p99 ms | non-2xx | cpu µs/req | service CPU % | peak RSS MiB |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    names = {"task_list": "`GET /api/tasks?limit=20`", "task_get": "`GET /api/tasks/{id}`",
+    names = {"task_list": "`GET /api/tasks?limit=20`",
+             "task_list_metrics": "`GET /api/tasks?limit=20`, metrics on", "task_get": "`GET /api/tasks/{id}`",
              "task_create": "`POST /api/tasks`", "task_patch": "`PATCH /api/tasks/{id}`"}
     for scn, label in names.items():
         for c in meta["task_levels"]:
