@@ -319,7 +319,8 @@ def cmd_report(a):
       "request. `cpu µs/req` is the service process's own CPU time (user+system) per request — less sensitive to "
       "the neighbours than throughput. *Metrics on*: a second task-service process, the same binary on the same "
       "database, with `METRICS_BIND` set (every request counted and timed by route, token-cache hits counted), "
-      "loaded right after the first at each level; its ratio to the first is the cost of recording metrics.")
+      "loaded back to back with the first at each level (each first in turn); its ratio to the first is the cost "
+      "of recording metrics.")
     w("")
     w("| request | conns | req/s | p50 ms | p99 ms | non-2xx | cpu µs/req | service CPU % | peak RSS MiB |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
