@@ -45,6 +45,8 @@ export function errorMessage(error: unknown, action = "That didn't work"): strin
         return "The service is starting up or unavailable. Try again in a moment.";
       case "payload_too_large":
         return "That is too long to save.";
+      case "email_not_verified":
+        return "Confirm your email address first: open the link we sent you. A new one is on its way (at most one a minute).";
       case "totp_already_enabled":
         return "Your authenticator app is already set up.";
       case "totp_not_enabled":

@@ -43,22 +43,24 @@ pub async fn insert(
     Ok(())
 }
 
-/// When the user was last sent a link for `purpose`.
-pub async fn last_sent(
-    pool: &PgPool,
+/// A step: takes the user's lock for sending links of `purpose` (held to the end of the
+/// transaction, so parallel requests on any replica decide one after the other) and says when the
+/// last one was sent.
+pub async fn lock_last_sent(
+    conn: &mut PgConnection,
     user_id: Uuid,
     purpose: Purpose,
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
-    retry::read(pool, |conn| {
-        Box::pin(
-            sqlx::query_scalar(
-                "SELECT max(created_at) FROM auth.email_tokens WHERE user_id = $1 AND purpose = $2",
-            )
-            .bind(user_id)
-            .bind(purpose.as_str())
-            .fetch_one(&mut **conn),
-        )
-    })
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("auth.email_tokens:{}:{user_id}", purpose.as_str()))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_scalar(
+        "SELECT max(created_at) FROM auth.email_tokens WHERE user_id = $1 AND purpose = $2",
+    )
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .fetch_one(conn)
     .await
 }
 

@@ -122,22 +122,33 @@ pub async fn request_verification(
     if caller.user.email_verified {
         return Ok(StatusCode::ACCEPTED);
     }
-    if let Some(last) =
-        db::email_tokens::last_sent(&state.pool, caller.user.id, Purpose::VerifyEmail).await?
-    {
-        let wait = RESEND_COOLDOWN_SECS - (Utc::now() - last).num_seconds();
-        if wait > 0 {
-            return Err(ApiError::RateLimited {
-                retry_after: wait.unsigned_abs(),
-            });
-        }
+    match resend_verification(&state, caller.user.id, &caller.user.email).await? {
+        Some(wait) => Err(ApiError::RateLimited { retry_after: wait }),
+        None => Ok(StatusCode::ACCEPTED),
     }
-    let (user_id, email) = (caller.user.id, caller.user.email.clone());
+}
+
+/// Queues a new verification mail unless one went out less than a minute ago; then the seconds
+/// to wait. Decided under the user's lock, so parallel requests on any replica send one mail.
+pub(crate) async fn resend_verification(
+    state: &AppState,
+    user_id: uuid::Uuid,
+    email: &str,
+) -> ApiResult<Option<u64>> {
     retry::transaction(&state.pool, |tx| {
-        Box::pin(queue_verification(&state, tx, user_id, &email))
+        Box::pin(async move {
+            let last = db::email_tokens::lock_last_sent(tx, user_id, Purpose::VerifyEmail).await?;
+            if let Some(last) = last {
+                let wait = RESEND_COOLDOWN_SECS - (Utc::now() - last).num_seconds();
+                if wait > 0 {
+                    return Ok(Some(wait.unsigned_abs()));
+                }
+            }
+            queue_verification(state, tx, user_id, email).await?;
+            Ok(None)
+        })
     })
-    .await?;
-    Ok(StatusCode::ACCEPTED)
+    .await
 }
 
 #[utoipa::path(post, path = "/api/auth/email/verify", tag = "email", request_body = VerifyRequest,

@@ -457,3 +457,96 @@ async fn parallel_resets_with_one_link_on_two_replicas_set_one_password() {
         assert_eq!(app.signin(&email, p).await.status(), want, "{p}");
     }
 }
+
+#[tokio::test]
+async fn a_signed_out_owner_is_sent_a_new_link_at_sign_in_once_a_minute_even_in_parallel() {
+    let sink = MailSink::start().await;
+    let url = sink.url();
+    let app = spawn_with(move |c| {
+        c.smtp_url = Some(url.into());
+        c.mail_poll_ms = 100;
+        c.require_verified_email = true;
+    })
+    .await;
+    let b = replica(&app).await;
+    let (email, _) = app.new_user().await;
+    let tokens = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM auth.email_tokens")
+            .fetch_one(&app.state.pool)
+            .await
+            .expect("count")
+    };
+    assert_eq!(tokens().await, 1, "the sign-up's link");
+    // Within the minute after sign-up: no second mail.
+    problem(
+        app.signin(&email, PASSWORD).await,
+        StatusCode::FORBIDDEN,
+        "email_not_verified",
+    )
+    .await;
+    assert_eq!(tokens().await, 1);
+
+    // The sign-up link is lost and a minute has passed: eight attempts at once over two replicas
+    // send one new mail between them.
+    sqlx::query("UPDATE auth.email_tokens SET created_at = now() - interval '2 minutes'")
+        .execute(&app.state.pool)
+        .await
+        .expect("age");
+    let results = futures::future::join_all((0..8).map(|i| {
+        let target = if i % 2 == 0 { &app } else { &b };
+        target.signin(&email, PASSWORD)
+    }))
+    .await;
+    assert!(results.iter().all(|r| r.status() == StatusCode::FORBIDDEN));
+    assert_eq!(tokens().await, 2, "one new link for eight sign-ins");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mails = sink.to(&email);
+    assert_eq!(mails.len(), 2, "the sign-up's and one more");
+    let token = mails
+        .iter()
+        .filter_map(|m| m.link_token("/verify-email"))
+        .last()
+        .expect("link");
+    let res = post(&app, "/api/auth/email/verify", json!({"token": token})).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.signin(&email, PASSWORD).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn parallel_requests_for_a_new_link_send_one() {
+    let app = spawn().await;
+    let (_, session) = app.new_user().await;
+    let access = session["access_token"].as_str().expect("access").to_owned();
+    sqlx::query("UPDATE auth.email_tokens SET created_at = now() - interval '2 minutes'")
+        .execute(&app.state.pool)
+        .await
+        .expect("age");
+    let results = futures::future::join_all((0..8).map(|_| {
+        app.call(
+            reqwest::Method::POST,
+            "/api/auth/email/verify/request",
+            &access,
+            None,
+        )
+    }))
+    .await;
+    let statuses: Vec<StatusCode> = results.iter().map(|r| r.status()).collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::ACCEPTED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::ACCEPTED || *s == StatusCode::TOO_MANY_REQUESTS)
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM auth.email_tokens")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 2);
+}

@@ -160,6 +160,9 @@ pub async fn signin(
         return Err(ApiError::InvalidCredentials);
     };
     if state.settings.require_verified_email && !creds.email_verified {
+        // The owner, signed out, has no other way to ask for a new link: send one (at most one a
+        // minute) and say so.
+        super::email::resend_verification(&state, creds.id, &creds.email).await?;
         return Err(email_not_verified());
     }
     if verified.outdated {
@@ -208,7 +211,7 @@ pub(crate) fn email_not_verified() -> ApiError {
     Problem::new(
         StatusCode::FORBIDDEN,
         "email_not_verified",
-        "Confirm your email address first: follow the link we sent, or ask for a new one.",
+        "Confirm your email address first: follow the link in the mail we sent (a new one goes out with this answer, at most one a minute).",
     )
     .into()
 }
