@@ -505,7 +505,7 @@ async fn a_signed_out_owner_is_sent_a_new_link_at_sign_in_once_a_minute_even_in_
     let token = mails
         .iter()
         .filter_map(|m| m.link_token("/verify-email"))
-        .last()
+        .next_back()
         .expect("link");
     let res = post(&app, "/api/auth/email/verify", json!({"token": token})).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
