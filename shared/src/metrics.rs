@@ -19,8 +19,9 @@
 //!   waiting for a connection right now (sqlx reports no waiters, so `db::retry` counts its own
 //!   acquires in progress); `db_pool_acquire_timeouts_total`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -49,9 +50,11 @@ const DURATION_BUCKETS: &[f64] = &[
 /// when nothing scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
+/// The process-wide recorder's handle, once [`install`] ran.
+static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+
 /// Installs the process-wide Prometheus recorder, once; later calls return the same handle.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
-    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
             let handle = PrometheusBuilder::new()
@@ -110,21 +113,64 @@ fn describe() {
 /// [`crate::http::finish`] when metrics are on.
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
     let response = next.run(request).await;
-    let labels = [
-        Label::new("route", route.unwrap_or_else(|| UNMATCHED.to_owned())),
-        Label::from_static_parts("method", method),
-        Label::from_static_parts("status_class", status_class(response.status())),
-    ];
-    counter!("http_requests_total", labels.iter()).increment(1);
-    metrics::histogram!("http_request_duration_seconds", labels.iter())
-        .record(started.elapsed().as_secs_f64());
+    record(
+        route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
+        method,
+        status_class(response.status()),
+        started.elapsed(),
+    );
     response
+}
+
+/// One request's counter and histogram.
+struct Series {
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+/// The series of every (route, method, status class) seen, registered once each: a request then
+/// costs a map lookup and two atomic updates, not the building, hashing and allocating of a
+/// labelled key in the registry twice over (the task list's cost, BENCHMARKS.md). Bounded as the
+/// labels are: routes × 8 methods × 5 classes.
+type SeriesMap = HashMap<String, Vec<((&'static str, &'static str), Series)>>;
+
+fn record(route: &str, method: &'static str, class: &'static str, took: Duration) {
+    static SERIES: OnceLock<RwLock<SeriesMap>> = OnceLock::new();
+    let series = SERIES.get_or_init(RwLock::default);
+    let key = (method, class);
+    let seconds = took.as_secs_f64();
+    if let Ok(map) = series.read()
+        && let Some((_, found)) = map
+            .get(route)
+            .and_then(|all| all.iter().find(|(k, _)| *k == key))
+    {
+        found.requests.increment(1);
+        found.duration.record(seconds);
+        return;
+    }
+    let labels = [
+        Label::new("route", route.to_owned()),
+        Label::from_static_parts("method", method),
+        Label::from_static_parts("status_class", class),
+    ];
+    let new = Series {
+        requests: counter!("http_requests_total", labels.iter()),
+        duration: metrics::histogram!("http_request_duration_seconds", labels.iter()),
+    };
+    new.requests.increment(1);
+    new.duration.record(seconds);
+    // Handles taken before the recorder exists would be no-ops for ever: keep only real ones.
+    if HANDLE.get().is_some()
+        && let Ok(mut map) = series.write()
+    {
+        let all = map.entry(route.to_owned()).or_default();
+        if !all.iter().any(|(k, _)| *k == key) {
+            all.push((key, new));
+        }
+    }
 }
 
 /// A label value from a bounded set: the standard methods, and `OTHER` for any extension method.

@@ -61,6 +61,9 @@ pub struct Verifier {
     leeway: u64,
     cache: Arc<VerifiedTokens>,
     revocations: Revocations,
+    /// `task_token_cache_total{result}`, registered once: this is on every request's path.
+    hits: metrics::Counter,
+    misses: metrics::Counter,
 }
 
 /// Tokens verified recently, keyed by the SHA-256 of the whole compact token (header, payload
@@ -103,6 +106,8 @@ impl VerifiedTokens {
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 impl Verifier {
+    /// Its metrics' handles are taken here: with `METRICS_BIND`, build it after the recorder is
+    /// installed (`build_state_with` does).
     pub fn new(jwks: Jwks, rules: &TokenRules) -> Self {
         // The allow-list is exactly RS256: never `none`, never an HMAC that could be keyed with
         // our public key (RFC 8725 §2.1, §3.1).
@@ -120,6 +125,8 @@ impl Verifier {
             leeway: rules.leeway.as_secs(),
             cache: Arc::default(),
             revocations: Revocations::default(),
+            hits: metrics::counter!("task_token_cache_total", "result" => "hit"),
+            misses: metrics::counter!("task_token_cache_total", "result" => "miss"),
         }
     }
 
@@ -149,11 +156,11 @@ impl Verifier {
                 .key(&hit.kid)
                 .is_some_and(|k| Arc::ptr_eq(&k, &hit.key));
             if key_still_trusted && hit.claims.exp.saturating_add(self.leeway) >= now {
-                metrics::counter!("task_token_cache_total", "result" => "hit").increment(1);
+                self.hits.increment(1);
                 return self.unless_revoked(hit.claims);
             }
         }
-        metrics::counter!("task_token_cache_total", "result" => "miss").increment(1);
+        self.misses.increment(1);
         let (claims, kid, key) = self.verify_uncached(token).await?;
         self.cache.put(
             digest,
