@@ -39,7 +39,7 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Requests handled at once; more are refused with 503 `not_ready` (see [`in_flight`]).
     pub max_concurrent_requests: usize,
-    /// Count and time every request ([`crate::metrics::track`]); on with `METRICS_BIND`.
+    /// Count and time every request ([`crate::metrics::TrackLayer`]); on with `METRICS_BIND`.
     pub metrics: bool,
 }
 
@@ -97,11 +97,15 @@ pub fn finish(router: Router, settings: &HttpSettings) -> Router {
 
     let timeout = settings.request_timeout;
     let in_flight = in_flight::InFlight::new(settings.max_concurrent_requests);
-    let router = router
+    router
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(
             ServiceBuilder::new()
+                // Outside every other layer, so that what it counts is what the client got:
+                // timeouts, panics and refusals at the in-flight bound included. Off: `Either`'s
+                // pass-through, no recording.
+                .option_layer(settings.metrics.then_some(crate::metrics::TrackLayer))
                 .layer(SetSensitiveHeadersLayer::new([header::AUTHORIZATION, header::COOKIE, header::SET_COOKIE]))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(
@@ -137,14 +141,7 @@ pub fn finish(router: Router, settings: &HttpSettings) -> Router {
                 .layer(HandleErrorLayer::new(|err: BoxError| async move { timeout_error(err) }))
                 .timeout(timeout)
                 .layer(DefaultBodyLimit::max(BODY_LIMIT)),
-        );
-    if settings.metrics {
-        // Outside every other layer, so that what it counts is what the client got: timeouts,
-        // panics and refusals at the in-flight bound included.
-        router.layer(axum::middleware::from_fn(crate::metrics::track))
-    } else {
-        router
-    }
+        )
 }
 
 /// One line per response: 5xx at WARN (a 500's cause is logged at ERROR where it happened; a 503

@@ -5,7 +5,7 @@
 //! code calls (`counter!`, `gauge!`) go to the facade's no-op recorder, and the HTTP layer that
 //! records every request is not added at all. With it, [`install`] sets the process-wide recorder
 //! once (tests run many applications in one process; they share it, and what they assert is how a
-//! count moved), [`track`] counts and times every request by its route template, and
+//! count moved), [`TrackLayer`] counts and times every request by its route template, and
 //! [`Exporter`] serves `GET /metrics` in the Prometheus text format.
 //!
 //! What both services export (each adds its own, named after it):
@@ -20,19 +20,22 @@
 //!   acquires in progress); `db_pool_acquire_timeouts_total`.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock, RwLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics::{Label, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
+use tower::{Layer, Service};
 
 use crate::problem::Problem;
 use crate::server::{ServeSettings, Server};
@@ -109,20 +112,81 @@ fn describe() {
     );
 }
 
-/// The middleware (`axum::middleware::from_fn`) that counts and times every request, added by
-/// [`crate::http::finish`] when metrics are on.
-pub async fn track(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = method_label(request.method());
-    let response = next.run(request).await;
-    record(
-        route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
-        method,
-        status_class(response.status()),
-        started.elapsed(),
-    );
-    response
+/// The layer that counts and times every request, outermost in [`crate::http::finish`]'s stack
+/// when metrics are on. A plain tower layer rather than `axum::middleware::from_fn`, whose boxed
+/// `Next` and future, plus a second `Router::layer` pass, cost more than the recording itself
+/// (`shared/examples/metrics_cost.rs`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrackLayer;
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track { inner }
+    }
+}
+
+/// See [`TrackLayer`].
+#[derive(Debug, Clone)]
+pub struct Track<S> {
+    inner: S,
+}
+
+impl<S, B, R> Service<http::Request<B>> for Track<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let method = method_label(request.method());
+        TrackFuture {
+            started: Instant::now(),
+            route,
+            method,
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request in flight under [`Track`]: recorded when its response is ready.
+    pub struct TrackFuture<F> {
+        #[pin]
+        inner: F,
+        route: Option<MatchedPath>,
+        method: &'static str,
+        started: Instant,
+    }
+}
+
+impl<F, R, E> Future for TrackFuture<F>
+where
+    F: Future<Output = Result<http::Response<R>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let Ok(response) = &result {
+            record(
+                this.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
+                this.method,
+                status_class(response.status()),
+                this.started.elapsed(),
+            );
+        }
+        Poll::Ready(result)
+    }
 }
 
 /// One request's counter and histogram.
