@@ -124,7 +124,15 @@ mkdir -p "$WORK/pg"
 printf '%s\n' "$POSTGRES_PASSWORD" >"$WORK/pwfile"
 if ((${#PG_AS[@]})); then chown postgres "$WORK/pg" "$WORK/pwfile"; fi
 pg_cmd "$PG_BIN/initdb -D $WORK/pg -U $POSTGRES_USER --pwfile=$WORK/pwfile --auth-host=scram-sha-256 --auth-local=trust -E UTF8 --no-locale" >"$WORK/initdb.log" 2>&1
-pg_cmd "$PG_BIN/pg_ctl -D $WORK/pg -l $WORK/pg/server.log -w -o \"-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=''\" start" >/dev/null
+# It failed to start once in CI on a busy machine (the port, free when picked, taken meanwhile, or
+# the machine slow): try again a little later before giving up, and show the server's own words.
+for attempt in 1 2 3; do
+  pg_cmd "$PG_BIN/pg_ctl -D $WORK/pg -l $WORK/pg/server.log -w -t 60 -o \"-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=''\" start" >/dev/null && break
+  echo "---- server.log (last 10 lines) ----" >&2
+  tail -n 10 "$WORK/pg/server.log" >&2 || true
+  ((attempt < 3)) || die "PostgreSQL did not start on 127.0.0.1:$PG_PORT"
+  sleep 2
+done
 export PGHOST=127.0.0.1 PGPORT=$PG_PORT
 PGPASSWORD=$POSTGRES_PASSWORD "$PSQL" -U "$POSTGRES_USER" -d postgres -qc "CREATE DATABASE \"$POSTGRES_DB\""
 for f in docker/postgres-init/*; do
