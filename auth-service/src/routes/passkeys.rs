@@ -124,20 +124,14 @@ pub async fn register_start(
         .webauthn
         .start_registration(user.id, &user.email, display_name, existing)
         .map_err(|e| anyhow::anyhow!("passkey registration options: {e}"))?;
-    let challenge_id = Uuid::new_v4();
-    db::passkeys::insert_challenge(
-        &state.pool,
-        challenge_id,
+    store_ceremony(
+        &state,
         Purpose::Register,
         Some(user.id),
-        &serde_json::to_value(&ceremony).map_err(anyhow::Error::from)?,
-        Utc::now() + CEREMONY_TTL,
+        &ceremony,
+        &options.public_key,
     )
-    .await?;
-    Ok(axum::Json(Ceremony {
-        challenge_id,
-        public_key: options_json(&options.public_key)?,
-    }))
+    .await
 }
 
 #[utoipa::path(post, path = "/api/auth/passkeys/register/finish", tag = "second factors", security(("bearer" = [])),
@@ -278,20 +272,14 @@ pub async fn signin_start(
         .webauthn
         .start_signin()
         .map_err(|e| anyhow::anyhow!("passkey sign-in options: {e}"))?;
-    let challenge_id = Uuid::new_v4();
-    db::passkeys::insert_challenge(
-        &state.pool,
-        challenge_id,
+    store_ceremony(
+        &state,
         Purpose::Signin,
         None,
-        &serde_json::to_value(&ceremony).map_err(anyhow::Error::from)?,
-        Utc::now() + CEREMONY_TTL,
+        &ceremony,
+        &options.public_key,
     )
-    .await?;
-    Ok(axum::Json(Ceremony {
-        challenge_id,
-        public_key: options_json(&options.public_key)?,
-    }))
+    .await
 }
 
 #[utoipa::path(post, path = "/api/auth/passkeys/signin/finish", tag = "second factors", request_body = SigninFinishRequest,
@@ -372,6 +360,31 @@ pub async fn signin_finish(
         issued,
         Some(User::from(user)),
     ))
+}
+
+/// Keeps a ceremony's state for its `finish` (any replica, once, for 5 minutes) and answers with
+/// the options under a new challenge id.
+async fn store_ceremony(
+    state: &AppState,
+    purpose: Purpose,
+    user_id: Option<Uuid>,
+    ceremony: &impl Serialize,
+    options: &impl Serialize,
+) -> ApiResult<axum::Json<Ceremony>> {
+    let challenge_id = Uuid::new_v4();
+    db::passkeys::insert_challenge(
+        &state.pool,
+        challenge_id,
+        purpose,
+        user_id,
+        &serde_json::to_value(ceremony).map_err(anyhow::Error::from)?,
+        Utc::now() + CEREMONY_TTL,
+    )
+    .await?;
+    Ok(axum::Json(Ceremony {
+        challenge_id,
+        public_key: options_json(options)?,
+    }))
 }
 
 /// Takes a ceremony's stored state: at most once, only before it expires, and only the same
