@@ -34,13 +34,13 @@ async fn a_database_migrated_under_the_old_numbers_is_renumbered_and_keeps_its_d
     let pool = connect(&settings(&db), schema).await.expect("first start");
     let current = versions(&db).await;
     assert_eq!(
-        current,
+        current[..schema.renamed.len()],
         schema
             .renamed
             .iter()
             .map(|&(_, new)| new)
             .collect::<Vec<_>>(),
-        "every migration today has a renamed entry (a new one needs none)"
+        "the renamed migrations come first; later ones need no entry"
     );
     sqlx::query(
         "INSERT INTO tasks.tasks (id, user_id, title) VALUES (gen_random_uuid(), gen_random_uuid(), 'kept')",
@@ -57,6 +57,13 @@ async fn a_database_migrated_under_the_old_numbers_is_renumbered_and_keeps_its_d
             .await
             .expect("old number");
     }
+    // Such a deployment has not run the migrations added since: the next start runs them.
+    let old: Vec<i64> = schema.renamed.iter().map(|&(old, _)| old).collect();
+    sqlx::query("DELETE FROM tasks._sqlx_migrations WHERE version <> ALL($1)")
+        .bind(&old)
+        .execute(&pool)
+        .await
+        .expect("forget the newer migrations");
     pool.close().await;
     assert_eq!(versions(&db).await, vec![1, 2, 3, 4]);
 
@@ -75,4 +82,34 @@ async fn a_database_migrated_under_the_old_numbers_is_renumbered_and_keeps_its_d
     pool.close().await;
     connect(&settings(&db), schema).await.expect("third start");
     assert_eq!(versions(&db).await, current);
+}
+
+/// The trigram indexes keep no pending list, so a search never reads everyone's recent titles
+/// (see the migration).
+#[tokio::test]
+async fn the_trigram_indexes_have_no_pending_list() {
+    let db = TestDb::new().await;
+    let pool = connect(&settings(&db), &task_service::db::SCHEMA)
+        .await
+        .expect("start");
+    let options: Vec<(String, Option<Vec<String>>)> = sqlx::query_as(
+        "SELECT c.relname::text, c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'tasks' AND c.relname LIKE '%trgm' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("reloptions");
+    assert_eq!(
+        options,
+        [
+            (
+                "tasks_description_trgm".to_owned(),
+                Some(vec!["fastupdate=off".to_owned()])
+            ),
+            (
+                "tasks_title_trgm".to_owned(),
+                Some(vec!["fastupdate=off".to_owned()])
+            ),
+        ]
+    );
 }

@@ -338,3 +338,53 @@ async fn list_queries_use_the_indexes_for_a_user_with_100_000_tasks() {
         );
     }
 }
+
+/// A search is planned for its own user and text every time. A cached statement turns generic
+/// after five runs, and that plan, costed for a typical user, walks a heavy user's every task
+/// (see `db::tasks::list`); lists without a search keep their cached statements.
+#[tokio::test]
+async fn a_search_is_never_a_cached_statement() {
+    let db = TestDb::new().await;
+    let settings = shared::db::DbSettings {
+        url: db.url.clone().into(),
+        // One connection, so every query below runs where the statements are cached.
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(5),
+        pooled: false,
+        migration_url: None,
+    };
+    let pool = shared::db::connect(&settings, &task_service::db::SCHEMA)
+        .await
+        .expect("connect");
+    let user = Uuid::new_v4();
+    let search = ListFilter {
+        search: Some("needle".to_owned()),
+        limit: Some(51),
+        ..Default::default()
+    };
+    let plain = ListFilter {
+        limit: Some(51),
+        ..Default::default()
+    };
+    for filter in [&search, &plain] {
+        for _ in 0..8 {
+            task_service::db::tasks::list(&pool, user, filter)
+                .await
+                .expect("list");
+        }
+    }
+    let cached: Vec<String> = sqlx::query_scalar("SELECT statement FROM pg_prepared_statements")
+        .fetch_all(&pool)
+        .await
+        .expect("prepared statements");
+    assert!(
+        cached
+            .iter()
+            .any(|s| s.contains("FROM tasks.tasks WHERE user_id")),
+        "the plain list is a cached statement: {cached:?}"
+    );
+    assert!(
+        !cached.iter().any(|s| s.contains("ILIKE")),
+        "a search was cached: {cached:?}"
+    );
+}
