@@ -20,8 +20,8 @@ CREATE ROLE task_svc LOGIN PASSWORD :'task_password'
 -- Only the two service roles (and the superuser) may connect to this database.
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"db" TO auth_svc, task_svc;
--- The task-service's migrations install pg_trgm (a trusted extension) for indexed search, which
--- needs CREATE on the database. The auth-service needs nothing beyond its own schema.
+-- The task-service's migrations install pg_trgm and btree_gin (trusted extensions) for indexed
+-- search, which needs CREATE on the database. The auth-service needs nothing beyond its own schema.
 GRANT CREATE ON DATABASE :"db" TO task_svc;
 
 -- PostgreSQL 15+ already denies CREATE on `public` to PUBLIC; say so for older servers too.

@@ -84,32 +84,29 @@ async fn a_database_migrated_under_the_old_numbers_is_renumbered_and_keeps_its_d
     assert_eq!(versions(&db).await, current);
 }
 
-/// The trigram indexes keep no pending list, so a search never reads everyone's recent titles
-/// (see the migration).
+/// Search has one GIN index, led by the owner, with no pending list (see the migrations
+/// 20261207000001 and ...02): a search reads neither other users' matches nor everyone's recent
+/// titles.
 #[tokio::test]
-async fn the_trigram_indexes_have_no_pending_list() {
+async fn search_has_one_owner_led_gin_index_without_a_pending_list() {
     let db = TestDb::new().await;
     let pool = connect(&settings(&db), &task_service::db::SCHEMA)
         .await
         .expect("start");
-    let options: Vec<(String, Option<Vec<String>>)> = sqlx::query_as(
-        "SELECT c.relname::text, c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = 'tasks' AND c.relname LIKE '%trgm' ORDER BY 1",
+    let indexes: Vec<(String, Option<Vec<String>>, String)> = sqlx::query_as(
+        "SELECT c.relname::text, c.reloptions, pg_get_indexdef(c.oid) \
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam \
+         WHERE a.amname = 'gin' AND i.indrelid = 'tasks.tasks'::regclass",
     )
     .fetch_all(&pool)
     .await
-    .expect("reloptions");
-    assert_eq!(
-        options,
-        [
-            (
-                "tasks_description_trgm".to_owned(),
-                Some(vec!["fastupdate=off".to_owned()])
-            ),
-            (
-                "tasks_title_trgm".to_owned(),
-                Some(vec!["fastupdate=off".to_owned()])
-            ),
-        ]
+    .expect("indexes");
+    assert_eq!(indexes.len(), 1, "{indexes:?}");
+    let (name, options, definition) = &indexes[0];
+    assert_eq!(name, "tasks_user_search");
+    assert_eq!(options, &Some(vec!["fastupdate=off".to_owned()]));
+    assert!(
+        definition.contains("(user_id, title tasks.gin_trgm_ops, description tasks.gin_trgm_ops)"),
+        "{definition}"
     );
 }

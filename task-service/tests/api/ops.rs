@@ -326,8 +326,8 @@ async fn list_queries_use_the_indexes_for_a_user_with_100_000_tasks() {
             "sequential scan for {filter:?}: {text}"
         );
         let index = match filter.sort.key {
-            // Search is served by the trigram indexes (bitmap scans), whatever the order.
-            _ if filter.search.is_some() => "tasks_title_trgm",
+            // Search is served by the owner-led trigram index (bitmap scans), whatever the order.
+            _ if filter.search.is_some() => "tasks_user_search",
             SortKey::CreatedAt => "tasks_user_created",
             SortKey::UpdatedAt => "tasks_user_updated",
             SortKey::Title => "tasks_user_title",
@@ -336,6 +336,42 @@ async fn list_queries_use_the_indexes_for_a_user_with_100_000_tasks() {
             text.contains(index),
             "{filter:?} should use {index}: {text}"
         );
+    }
+
+    // A light user's search for text in the heavy user's titles: every index the plan reads is
+    // searched by owner, so none of the heavy user's matches is fetched and filtered out.
+    let light = Uuid::new_v4();
+    for search in ["task 4242", "task"] {
+        let filter = ListFilter {
+            search: Some(search.to_owned()),
+            limit: Some(51),
+            ..Default::default()
+        };
+        let (plan,): (Value,) = explain_list_query(light, &filter)
+            .build_query_as()
+            .fetch_one(pool)
+            .await
+            .expect("explain");
+        let mut scans = Vec::new();
+        index_scans(&plan[0]["Plan"], &mut scans);
+        assert!(!scans.is_empty(), "no index scan: {plan}");
+        for scan in scans {
+            let cond = scan["Index Cond"].as_str().unwrap_or_default();
+            assert!(cond.contains("user_id"), "{search:?}: not by owner: {scan}");
+        }
+    }
+}
+
+/// The plan's nodes that read an index, and any sequential scan (which has no condition).
+fn index_scans<'a>(node: &'a Value, out: &mut Vec<&'a Value>) {
+    if node["Node Type"]
+        .as_str()
+        .is_some_and(|t| t.contains("Index") || t == "Seq Scan")
+    {
+        out.push(node);
+    }
+    for child in node["Plans"].as_array().into_iter().flatten() {
+        index_scans(child, out);
     }
 }
 
