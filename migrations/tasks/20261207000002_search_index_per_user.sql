@@ -25,11 +25,11 @@ BEGIN
     FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
     WHERE e.extname = 'btree_gin';
     IF trgm_schema IS NOT NULL AND btree_gin_schema IS NOT NULL THEN
-        -- No pending list, as for the indexes it replaces (20261207000001).
+        -- A small pending list, as for the indexes it replaces (20261207000001).
         EXECUTE format(
             'CREATE INDEX IF NOT EXISTS tasks_user_search ON tasks.tasks USING gin '
             '(user_id %I.uuid_ops, title %I.gin_trgm_ops, description %I.gin_trgm_ops) '
-            'WITH (fastupdate = off)',
+            'WITH (gin_pending_list_limit = 64)',
             btree_gin_schema, trgm_schema, trgm_schema);
         DROP INDEX IF EXISTS tasks.tasks_title_trgm;
         DROP INDEX IF EXISTS tasks.tasks_description_trgm;

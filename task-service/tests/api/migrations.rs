@@ -84,11 +84,11 @@ async fn a_database_migrated_under_the_old_numbers_is_renumbered_and_keeps_its_d
     assert_eq!(versions(&db).await, current);
 }
 
-/// Search has one GIN index, led by the owner, with no pending list (see the migrations
-/// 20261207000001 and ...02): a search reads neither other users' matches nor everyone's recent
-/// titles.
+/// Search has one GIN index, led by the owner, with a pending list of 64 kB (see the migrations
+/// 20261207000001 and ...02): a search reads neither other users' matches nor more than eight
+/// pages of everyone's recent titles.
 #[tokio::test]
-async fn search_has_one_owner_led_gin_index_without_a_pending_list() {
+async fn search_has_one_owner_led_gin_index_with_a_small_pending_list() {
     let db = TestDb::new().await;
     let pool = connect(&settings(&db), &task_service::db::SCHEMA)
         .await
@@ -104,7 +104,7 @@ async fn search_has_one_owner_led_gin_index_without_a_pending_list() {
     assert_eq!(indexes.len(), 1, "{indexes:?}");
     let (name, options, definition) = &indexes[0];
     assert_eq!(name, "tasks_user_search");
-    assert_eq!(options, &Some(vec!["fastupdate=off".to_owned()]));
+    assert_eq!(options, &Some(vec!["gin_pending_list_limit=64".to_owned()]));
     assert!(
         definition.contains("(user_id, title tasks.gin_trgm_ops, description tasks.gin_trgm_ops)"),
         "{definition}"
