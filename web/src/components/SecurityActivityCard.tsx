@@ -1,4 +1,4 @@
-import { useId, useRef } from "react";
+import { useEffect, useId, useRef } from "react";
 import { useNow } from "../hooks/useNow";
 import type { useSecurityEvents } from "../hooks/useSecurityEvents";
 import { EventList } from "./EventList";
@@ -18,17 +18,30 @@ export function SecurityActivityCard({
   const headingId = useId();
   const listRef = useRef<HTMLUListElement>(null);
 
+  // Where the keyboard goes once "Show more" has brought its page: the first new event (Tab from
+  // there reaches "Show more" again, if anything is left; the button may be gone, or lost the
+  // focus while it waited disabled). Set before the request and applied by the effect after the
+  // render that adds the events: a frame after the request resolves, that render had not always
+  // happened yet, and the focus stayed nowhere.
+  const focusFrom = useRef<number | null>(null);
+  useEffect(() => {
+    const index = focusFrom.current;
+    if (index === null) return;
+    const first = listRef.current?.children[index];
+    if (first instanceof HTMLElement) {
+      focusFrom.current = null;
+      first.focus();
+    }
+  }, [e.events]);
+
   async function showMore() {
-    const before = listRef.current?.children.length ?? 0;
+    focusFrom.current = listRef.current?.children.length ?? 0;
     const added = await e.loadMore();
-    if (added === 0) return;
+    if (added === 0) {
+      focusFrom.current = null;
+      return;
+    }
     announce(`${added} older event${added === 1 ? "" : "s"} shown.`);
-    // The keyboard goes to the first new event (Tab from there reaches "Show more" again, if
-    // anything is left); the button may be gone, or lost the focus while it waited disabled.
-    requestAnimationFrame(() => {
-      const first = listRef.current?.children[before];
-      if (first instanceof HTMLElement) first.focus();
-    });
   }
 
   return (
