@@ -209,18 +209,19 @@ def cmd_explain(a):
     mid = psql(a.db, f"SELECT created_at || '|' || id FROM tasks.tasks WHERE user_id = '{sid}' "
                      f"ORDER BY created_at, id OFFSET {st.get('search_tasks', 1000) // 2} LIMIT 1").strip()
     at, mid_id = mid.split("|")
+
+    def search(user):
+        return (f"SELECT {cols} FROM tasks.tasks WHERE user_id = '{user}' AND (title ILIKE '%{a.search}%' "
+                f"OR description ILIKE '%{a.search}%') ORDER BY created_at, id LIMIT 51")
+
     queries = {
         "list first page (the list user)":
             f"SELECT {cols} FROM tasks.tasks WHERE user_id = '{uid}' ORDER BY created_at, id LIMIT 51",
         "list a deep page by cursor (the search user, half-way)":
             f"SELECT {cols} FROM tasks.tasks WHERE user_id = '{sid}' AND (created_at, id) > "
             f"('{at}', '{mid_id}') ORDER BY created_at, id LIMIT 51",
-        f"search q={a.search!r} (the search user)":
-            f"SELECT {cols} FROM tasks.tasks WHERE user_id = '{sid}' AND (title ILIKE '%{a.search}%' "
-            f"OR description ILIKE '%{a.search}%') ORDER BY created_at, id LIMIT 51",
-        f"search q={a.search!r} (the list user, 1,000 tasks)":
-            f"SELECT {cols} FROM tasks.tasks WHERE user_id = '{uid}' AND (title ILIKE '%{a.search}%' "
-            f"OR description ILIKE '%{a.search}%') ORDER BY created_at, id LIMIT 51",
+        f"search q={a.search!r} (the search user)": search(sid),
+        f"search q={a.search!r} (the list user, 1,000 tasks)": search(uid),
         "compat list (the list user, capped)":
             f"SELECT {cols} FROM tasks.tasks WHERE user_id = '{uid}' ORDER BY created_at, id LIMIT 1001",
         "sign-in lookup":

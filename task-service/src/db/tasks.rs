@@ -176,8 +176,8 @@ pub async fn list(pool: &PgPool, user_id: Uuid, filter: &ListFilter) -> sqlx::Re
                 // A search is planned for its own user and text every time (an unnamed
                 // statement). A cached statement switches to a generic plan after five runs, and
                 // that plan, costed for a typical user's ten tasks, walks the user's whole index
-                // filtering every row: 6 ms for a user with 100,000 tasks, where the trigram
-                // bitmap the custom plan picks takes under 2 ms (BENCHMARKS.md). Planning costs
+                // filtering every row: 6 ms for a user with 100,000 tasks, where the search
+                // index's bitmap the custom plan picks takes under 2 ms (BENCHMARKS.md). Planning costs
                 // ~0.2 ms; lists without a search keep their cached plans.
                 .persistent(filter.search.is_none())
                 .fetch_all(&mut **conn)

@@ -29,6 +29,18 @@ use uuid::Uuid;
 
 pub const AUDIENCE: &str = "task-service";
 
+/// Database settings for a pool of one connection over `db`, built the way the services build
+/// theirs: every query runs on the same connection (its prepared statements, its session).
+pub fn one_connection(db: &TestDb) -> shared::db::DbSettings {
+    shared::db::DbSettings {
+        url: db.url.clone().into(),
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(5),
+        pooled: false,
+        migration_url: None,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Keys
 

@@ -1,21 +1,11 @@
 //! Migration bookkeeping: a database migrated when the files were numbered 0001-0004 starts
 //! under today's timestamp names without re-running anything.
 
-use std::time::Duration;
-
-use shared::db::{DbSettings, connect};
+use shared::db::connect;
 use shared::testing::TestDb;
 use sqlx::Connection;
 
-fn settings(db: &TestDb) -> DbSettings {
-    DbSettings {
-        url: db.url.clone().into(),
-        max_connections: 1,
-        acquire_timeout: Duration::from_secs(5),
-        pooled: false,
-        migration_url: None,
-    }
-}
+use crate::helpers::one_connection as settings;
 
 async fn versions(db: &TestDb) -> Vec<i64> {
     let mut conn = sqlx::PgConnection::connect_with(&db.options())

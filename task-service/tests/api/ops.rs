@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::helpers::{Issuer, Options, fast_jwks, key_a, problem, spawn, spawn_on};
+use crate::helpers::{Issuer, Options, fast_jwks, key_a, one_connection, problem, spawn, spawn_on};
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_200_when_all_is_well() {
@@ -381,15 +381,8 @@ fn index_scans<'a>(node: &'a Value, out: &mut Vec<&'a Value>) {
 #[tokio::test]
 async fn a_search_is_never_a_cached_statement() {
     let db = TestDb::new().await;
-    let settings = shared::db::DbSettings {
-        url: db.url.clone().into(),
-        // One connection, so every query below runs where the statements are cached.
-        max_connections: 1,
-        acquire_timeout: Duration::from_secs(5),
-        pooled: false,
-        migration_url: None,
-    };
-    let pool = shared::db::connect(&settings, &task_service::db::SCHEMA)
+    // One connection, so every query below runs where the statements are cached.
+    let pool = shared::db::connect(&one_connection(&db), &task_service::db::SCHEMA)
         .await
         .expect("connect");
     let user = Uuid::new_v4();
