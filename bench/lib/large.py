@@ -211,8 +211,10 @@ def cmd_explain(a):
     at, mid_id = mid.split("|")
 
     def search(user):
-        return (f"SELECT {cols} FROM tasks.tasks WHERE user_id = '{user}' AND (title ILIKE '%{a.search}%' "
-                f"OR description ILIKE '%{a.search}%') ORDER BY created_at, id LIMIT 51")
+        # As db::tasks::list writes it (SEARCH_TEXT), newest first as the API's default.
+        return (f"SELECT {cols} FROM tasks.tasks WHERE user_id = '{user}' AND "
+                f"lower(title || E'\\x1f' || coalesce(description, '')) LIKE lower('%{a.search}%') "
+                f"ORDER BY created_at DESC, id DESC LIMIT 51")
 
     queries = {
         "list first page (the list user)":

@@ -439,6 +439,11 @@ async fn list_defaults_to_newest_first_and_filters_by_status_and_text() {
     assert_eq!(titles(&app.list_ok(&user, "?q=50%25").await), ["Gamma 50%"]);
     assert!(titles(&app.list_ok(&user, "?q=%25%25").await).is_empty());
     assert!(titles(&app.list_ok(&user, "?q=_").await).is_empty());
+    // Title and description are searched apart: text running from the end of one into the start
+    // of the other is in neither.
+    assert!(titles(&app.list_ok(&user, "?q=betacontains").await).is_empty());
+    assert!(titles(&app.list_ok(&user, "?q=beta+contains").await).is_empty());
+    assert!(titles(&app.list_ok(&user, "?q=beta%0Acontains").await).is_empty());
     assert_eq!(
         titles(&app.list_ok(&user, "?q=a&status=pending&sort=title").await),
         ["Alpha", "delta", "Gamma 50%"]

@@ -185,6 +185,9 @@ async fn query_text_must_be_utf8_without_control_characters() {
         // The reported 500: a NUL after percent-decoding.
         ("?q=%29%00%F0%A2%90%92", "q", "control_character"),
         ("?q=%1B%5B31m", "q", "control_character"),
+        // U+001F separates title from description in the text a search looks in
+        // (db::tasks::SEARCH_TEXT): a search holding it could match across the two.
+        ("?q=a%1Fb", "q", "control_character"),
         // Truncated, over-long and surrogate encodings: axum would turn these into U+FFFD.
         ("?q=%F0%A2%90", "q", "invalid_utf8"),
         ("?q=%C0%AF", "q", "invalid_utf8"),
