@@ -230,6 +230,9 @@ const scenarios = [
         const search = page.getByRole("searchbox", { name: "Search tasks" });
         await search.fill("quarterly");
         await expectTitles(page, ["Write the quarterly report"], "search 'quarterly'");
+        // The description too, whatever the case ("Due Friday").
+        await search.fill("FRIDAY");
+        await expectTitles(page, ["Write the quarterly report"], "search 'FRIDAY' (in a description)");
         await search.fill("zzzz-nothing");
         await page.getByText("No tasks match").waitFor();
         await search.fill("");
