@@ -4,8 +4,9 @@
 -- cannot straddle the two fields. One index condition instead of a BitmapOr of two, and one
 -- lowering per row instead of up to two: in the database (pgbench, 4 clients, 1.1 M tasks) a
 -- search by a user with 1,000 tasks went 0.40 → 0.23 ms, by one with 100,000 3.0 → 2.6 ms
--- (BENCHMARKS.md). An expression index, so the table is not rewritten. The fallbacks are those of 20261207000002: without btree_gin the index is table-wide,
--- without pg_trgm there is none and search still works.
+-- (BENCHMARKS.md). An expression index, so the table is not rewritten. The fallbacks are those of
+-- 20261207000002: without btree_gin the index is table-wide, without pg_trgm there is none and
+-- search still works.
 DO $$
 DECLARE
     trgm_schema text;
