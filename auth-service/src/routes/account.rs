@@ -161,14 +161,9 @@ pub async fn sign_out_all(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
-    // The body is optional: an empty one means the defaults.
-    let req: SignOutAllRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        SignOutAllRequest::default()
-    } else if !shared::extract::is_json_content_type(&headers) {
-        return Err(shared::extract::unsupported_media_type().into());
-    } else {
-        shared::extract::parse_json(&body)?
-    };
+    // The body is optional: none means the defaults.
+    let req: SignOutAllRequest =
+        shared::extract::optional_json(&headers, &body)?.unwrap_or_default();
     let keep = req.keep_current.then_some(caller.session_id);
     let origin = origin(&headers, ip);
     let ended = retry::transaction(&state.pool, |tx| {

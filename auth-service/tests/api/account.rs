@@ -252,6 +252,19 @@ async fn sign_out_everywhere_ends_every_session_or_every_other_one() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["current"], true);
 
+    // Whitespace is not "no body": a malformed body is refused and ends nothing.
+    let res = app
+        .client
+        .post(app.url("/api/auth/signout-all"))
+        .bearer_auth(token(&first, "access_token"))
+        .header("content-type", "application/json")
+        .body("\r")
+        .send()
+        .await
+        .expect("request");
+    problem(res, StatusCode::BAD_REQUEST, "invalid_json").await;
+    assert_eq!(app.sessions(&token(&first, "access_token")).await.len(), 1);
+
     // No body: the default ends the caller's own session too.
     let res = app
         .client

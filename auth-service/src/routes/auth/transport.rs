@@ -46,14 +46,9 @@ pub fn presented_refresh_token(
     jar: &CookieJar,
     body: &Bytes,
 ) -> ApiResult<Option<SecretString>> {
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        if !shared::extract::is_json_content_type(headers) {
-            return Err(shared::extract::unsupported_media_type().into());
-        }
-        let req: RefreshRequest = shared::extract::parse_json(body)?;
-        if let Some(token) = req.refresh_token {
-            return Ok(Some(token));
-        }
+    let req: Option<RefreshRequest> = shared::extract::optional_json(headers, body)?;
+    if let Some(token) = req.and_then(|r| r.refresh_token) {
+        return Ok(Some(token));
     }
     let Some(cookie) = jar.get(cookie_name(state)) else {
         return Ok(None);
