@@ -147,13 +147,14 @@ SELECT gen_random_uuid(), 'large-search@example.com',
 """
 
 TASKS_SQL = """
-INSERT INTO tasks.tasks (id, user_id, title, description, completed, created_at, updated_at, completed_at)
+-- seq: each user's tasks numbered in creation order (g = 1 is the newest), as inserts number them.
+INSERT INTO tasks.tasks (id, user_id, title, description, completed, created_at, updated_at, completed_at, seq)
 SELECT gen_random_uuid(), u.id,
        CASE WHEN g % 100 = 0 THEN 'pay invoice ' || g ELSE 'task ' || g || ' ' || md5(g::text) END,
        CASE WHEN g % 3 = 0 THEN 'generated for the large benchmark' END,
        g % 4 = 0,
        now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval,
-       CASE WHEN g % 4 = 0 THEN now() END
+       CASE WHEN g % 4 = 0 THEN now() END, {per} - g
   FROM {source} AS u, generate_series(1, {per}) AS g;
 """
 
@@ -186,8 +187,10 @@ def cmd_load(a):
     for name, definition in indexes:
         print(f"   rebuilding {name}", flush=True)
         psql(db, f"SET maintenance_work_mem = '512MB'; {definition}")
-    psql(db, "INSERT INTO tasks.task_counts (user_id, tasks) SELECT user_id, count(*) FROM tasks.tasks "
-             "GROUP BY user_id ON CONFLICT (user_id) DO UPDATE SET tasks = excluded.tasks")
+    psql(db, "INSERT INTO tasks.task_counts (user_id, tasks, next_seq, last_created_at) "
+             "SELECT user_id, count(*), max(seq) + 1, max(created_at) FROM tasks.tasks GROUP BY user_id "
+             "ON CONFLICT (user_id) DO UPDATE SET tasks = excluded.tasks, next_seq = excluded.next_seq, "
+             "last_created_at = excluded.last_created_at")
     psql(db, "VACUUM ANALYZE tasks.tasks")
     psql(db, "VACUUM ANALYZE tasks.task_counts")
     psql(db, "VACUUM ANALYZE auth.users")
@@ -211,10 +214,16 @@ def cmd_explain(a):
     at, mid_id = mid.split("|")
 
     def search(user):
-        # As db::tasks::list writes it (SEARCH_TEXT), newest first as the API's default.
-        return (f"SELECT {cols} FROM tasks.tasks WHERE user_id = '{user}' AND "
-                f"lower(title || E'\\x1f' || coalesce(description, '')) LIKE lower('%{a.search}%') "
-                f"ORDER BY created_at DESC, id DESC LIMIT 51")
+        # As db::tasks::build_search writes it, newest first as the API's default: the user's
+        # buckets from the newest down, each bucket's matches from the search index, stopping
+        # once the page is full.
+        return (f"SELECT {cols} FROM generate_series("
+                f"(SELECT seq >> 12 FROM tasks.tasks WHERE user_id = '{user}' ORDER BY created_at DESC, id DESC LIMIT 1), "
+                f"(SELECT seq >> 12 FROM tasks.tasks WHERE user_id = '{user}' ORDER BY created_at ASC, id ASC LIMIT 1), -1) AS b(n) "
+                f"CROSS JOIN LATERAL (SELECT {cols} FROM tasks.tasks "
+                f"WHERE (user_id::text || ':' || (seq >> 12)::text) = ('{user}'::uuid::text || ':' || b.n::text) "
+                f"AND lower(title || E'\\x1f' || coalesce(description, '')) LIKE lower('%{a.search}%') "
+                f"ORDER BY created_at DESC, id DESC LIMIT 51) AS t LIMIT 51")
 
     queries = {
         "list first page (the list user)":

@@ -110,6 +110,15 @@ impl After {
 /// index (migration 20261208000001) is built on exactly this expression.
 pub const SEARCH_TEXT: &str = "lower(title || E'\\x1f' || coalesce(description, ''))";
 
+/// A user's tasks fall in buckets of 2^SEARCH_BUCKET_BITS by their `seq`.
+const SEARCH_BUCKET_BITS: u32 = 12;
+
+/// The search index's key: the owner and the bucket, as text (`<uuid>:<bucket>`; migration
+/// 20261209000001, whose expression this must stay). Equality on it is equality on `user_id`, so
+/// a probe needs no other test of the owner, and has none: a `user_id = $1` beside it would let a
+/// generic plan probe by walking the user's tasks instead of reading the index.
+pub const SEARCH_BUCKET: &str = "(user_id::text || ':' || (seq >> 12)::text)";
+
 /// A list request, already validated.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
@@ -142,14 +151,20 @@ pub async fn insert(
     max_tasks: i64,
 ) -> sqlx::Result<Option<Task>> {
     // UUIDv7: time-ordered, so new rows append to the primary-key index instead of scattering.
+    // The same row lock numbers the task (`seq`) and stamps it: clock_timestamp() read under the
+    // lock, and at least a microsecond after the owner's previous task, so a user's tasks are
+    // numbered in creation order, which search relies on (migration 20261209000001).
     sqlx::query_as(&format!(
         "WITH slot AS ( \
-             INSERT INTO tasks.task_counts AS c (user_id, tasks) VALUES ($2, 1) \
-             ON CONFLICT (user_id) DO UPDATE SET tasks = c.tasks + 1 WHERE c.tasks < $5 \
-             RETURNING 1 \
+             INSERT INTO tasks.task_counts AS c (user_id, tasks, next_seq, last_created_at) \
+             VALUES ($2, 1, 1, clock_timestamp()) \
+             ON CONFLICT (user_id) DO UPDATE SET tasks = c.tasks + 1, next_seq = c.next_seq + 1, \
+                 last_created_at = greatest(clock_timestamp(), c.last_created_at + interval '1 microsecond') \
+             WHERE c.tasks < $5 \
+             RETURNING c.next_seq - 1 AS seq, c.last_created_at AS at \
          ) \
-         INSERT INTO tasks.tasks (id, user_id, title, description) \
-         SELECT $1, $2, $3, $4 FROM slot RETURNING {COLUMNS}"
+         INSERT INTO tasks.tasks (id, user_id, title, description, seq, created_at, updated_at) \
+         SELECT $1, $2, $3, $4, slot.seq, slot.at, slot.at FROM slot RETURNING {COLUMNS}"
     ))
     .bind(Uuid::now_v7())
     .bind(user_id)
@@ -180,13 +195,13 @@ pub async fn list(pool: &PgPool, user_id: Uuid, filter: &ListFilter) -> sqlx::Re
         Box::pin(async move {
             list_query(user_id, filter)
                 .build_query_as()
-                // A search is planned for its own user and text every time (an unnamed
-                // statement). A cached statement switches to a generic plan after five runs, and
-                // that plan, costed for a typical user's ten tasks, walks the user's whole index
-                // filtering every row: 6 ms for a user with 100,000 tasks, where the search
-                // index's bitmap the custom plan picks takes under 2 ms (BENCHMARKS.md). Planning costs
-                // ~0.2 ms; lists without a search keep their cached plans.
-                .persistent(filter.search.is_none())
+                // A search by bucket is a cached statement like any list: each of its probes
+                // reads one bucket of at most 4,096 tasks through the search index, whatever the
+                // user, so the generic plan is the right one for everyone. A search without a
+                // trigram (see `walks_buckets`) is planned for its own user and text every time
+                // (an unnamed statement): walking the user's tasks in order suits a common short
+                // text, and only the custom plan knows how common it is.
+                .persistent(walks_buckets(filter))
                 .fetch_all(&mut **conn)
                 .await
         })
@@ -206,10 +221,145 @@ pub fn explain_list_query(user_id: Uuid, filter: &ListFilter) -> QueryBuilder<'s
 }
 
 fn build_list(prefix: &str, user_id: Uuid, filter: &ListFilter) -> QueryBuilder<'static, Postgres> {
+    if let Some(search) = filter.search.as_deref().filter(|s| has_trigram(s)) {
+        return build_search(prefix, user_id, search, filter);
+    }
     let mut qb = QueryBuilder::new(format!(
         "{prefix}SELECT {COLUMNS} FROM tasks.tasks WHERE user_id = "
     ));
     qb.push_bind(user_id);
+    if let Some(search) = &filter.search {
+        push_search_unindexed(&mut qb, search);
+    }
+    push_conditions(&mut qb, filter);
+    push_order(&mut qb, filter, "");
+    qb
+}
+
+/// Whether a list is served by cached statements: every list except a search without a trigram.
+pub fn walks_buckets(filter: &ListFilter) -> bool {
+    filter.search.as_deref().is_none_or(has_trigram)
+}
+
+/// Whether pg_trgm is sure to find a trigram in the pattern `%search%`. It splits a LIKE pattern
+/// into words of letters and digits and pads a word with two blanks before it and one after where
+/// a literal character (not a wildcard) borders it, then takes every three characters: "invoice"
+/// has trigrams, "ab" none, "ab c" one ("ab "), "a b" one ("  b"), "é1" none here. Without
+/// any, the trigram half of the search index matches every row and a probe reads the whole index
+/// (0.4 s for one bucket at 1.1 M tasks), so such a text walks the user's tasks instead. Only
+/// ASCII counts as a letter or a border here, since whether Postgres counts another character as
+/// a letter depends on the database's locale: a text that is unsure walks too.
+fn has_trigram(search: &str) -> bool {
+    let chars: Vec<char> = search.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        let before = if start > 0 && chars[start - 1].is_ascii() {
+            2
+        } else {
+            0
+        };
+        let after = if i < chars.len() && chars[i].is_ascii() {
+            1
+        } else {
+            0
+        };
+        if i - start + before + after >= 3 {
+            return true;
+        }
+    }
+    false
+}
+
+/// ` AND <the search text> LIKE lower('%search%')`: `ILIKE` on each field, as one test the search
+/// index serves (see SEARCH_TEXT). The pattern is lowered by Postgres, as ILIKE would, not by
+/// Rust, whose lowercase differs for a few characters. Backslash is LIKE's default escape
+/// character, so no ESCAPE clause.
+fn push_search(qb: &mut QueryBuilder<'static, Postgres>, search: &str) {
+    qb.push(format!(" AND {SEARCH_TEXT} LIKE lower("));
+    qb.push_bind(format!("%{}%", escape_like(search)));
+    qb.push(")");
+}
+
+/// The same test as [`push_search`], in a form no index serves: the search index has no owner of
+/// its own to offer a walk, only every user's rows with the text, so a search without a trigram
+/// walks the user's own tasks in the page's order, whatever the planner thinks of the text.
+fn push_search_unindexed(qb: &mut QueryBuilder<'static, Postgres>, search: &str) {
+    qb.push(" AND (title || E'\\x1f' || coalesce(description, '')) ILIKE ");
+    qb.push_bind(format!("%{}%", escape_like(search)));
+}
+
+/// A search, bucket by bucket (migration 20261209000001): for each of the user's buckets of 4,096
+/// consecutive tasks, the matches from the search index keyed by that bucket. In `created_at`
+/// order (the default) the buckets are walked in the page's direction, each yielding its matches
+/// already sorted, and the walk stops as soon as the page is full: bucket order is creation order,
+/// so the first `limit` rows of the walk are the page. A user with 100,000 tasks and a thousand
+/// matches reads about a page's worth of rows, where one index scan over the user's every match
+/// reads all thousand. Other orders collect every bucket's matches and sort them, as one scan
+/// would. Only a text with a trigram comes here (`has_trigram`).
+///
+/// The walk relies on the executor: a nested loop over `generate_series` emits the buckets in the
+/// series' order and, under the outer `LIMIT`, probes no further bucket once the page is full (a
+/// test holds the results to a plain filter across bucket boundaries, both ways, with cursors).
+fn build_search(
+    prefix: &str,
+    user_id: Uuid,
+    search: &str,
+    filter: &ListFilter,
+) -> QueryBuilder<'static, Postgres> {
+    let by_creation = filter.sort.key == SortKey::CreatedAt;
+    // The walk runs from the bucket of the page's first possible task (past the cursor) to the
+    // bucket at the far end of the user's tasks; each end is one step down `tasks_user_created`.
+    let (near, far) = if filter.sort.descending {
+        ("DESC", "ASC")
+    } else {
+        ("ASC", "DESC")
+    };
+    let mut qb = QueryBuilder::new(format!(
+        "{prefix}SELECT {COLUMNS} FROM generate_series( \
+         (SELECT seq >> {SEARCH_BUCKET_BITS} FROM tasks.tasks WHERE user_id = "
+    ));
+    qb.push_bind(user_id);
+    if by_creation {
+        push_after(&mut qb, filter);
+    }
+    qb.push(format!(
+        " ORDER BY created_at {near}, id {near} LIMIT 1), \
+         (SELECT seq >> {SEARCH_BUCKET_BITS} FROM tasks.tasks WHERE user_id = "
+    ));
+    qb.push_bind(user_id);
+    qb.push(format!(
+        " ORDER BY created_at {far}, id {far} LIMIT 1), {}) AS b(n) \
+         CROSS JOIN LATERAL (SELECT {COLUMNS} FROM tasks.tasks WHERE {SEARCH_BUCKET} = (",
+        if filter.sort.descending { -1 } else { 1 },
+    ));
+    qb.push_bind(user_id);
+    qb.push("::text || ':' || b.n::text)");
+    push_search(&mut qb, search);
+    push_conditions(&mut qb, filter);
+    if by_creation {
+        push_order(&mut qb, filter, "");
+        qb.push(") AS t");
+        if let Some(limit) = filter.limit {
+            qb.push(" LIMIT ");
+            qb.push_bind(limit);
+        }
+    } else {
+        qb.push(") AS t");
+        push_order(&mut qb, filter, "t.");
+    }
+    qb
+}
+
+/// The status filter and the cursor.
+fn push_conditions(qb: &mut QueryBuilder<'static, Postgres>, filter: &ListFilter) {
     match filter.status {
         StatusFilter::All => {}
         StatusFilter::Pending => {
@@ -219,44 +369,50 @@ fn build_list(prefix: &str, user_id: Uuid, filter: &ListFilter) -> QueryBuilder<
             qb.push(" AND completed");
         }
     }
-    if let Some(search) = &filter.search {
-        let pattern = format!("%{}%", escape_like(search));
-        // `ILIKE` on each field, as one test the search index serves (see SEARCH_TEXT). The
-        // pattern is lowered by Postgres, as ILIKE would, not by Rust, whose lowercase differs for
-        // a few characters. Backslash is LIKE's default escape character, so no ESCAPE clause.
-        qb.push(format!(" AND {SEARCH_TEXT} LIKE lower("));
-        qb.push_bind(pattern);
-        qb.push(")");
-    }
-    let key = filter.sort.key.expr();
-    let (cmp, dir) = if filter.sort.descending {
-        ("<", " DESC")
-    } else {
-        (">", " ASC")
+    push_after(qb, filter);
+}
+
+/// ` AND (key, id) > cursor` (or `<`, descending), when there is a cursor.
+fn push_after(qb: &mut QueryBuilder<'static, Postgres>, filter: &ListFilter) {
+    let Some(after) = &filter.after else {
+        return;
     };
-    if let Some(after) = &filter.after {
-        qb.push(format!(" AND ({key}, id) {cmp} ("));
-        match after {
-            After::Time(at, id) => {
-                qb.push_bind(*at);
-                qb.push(", ");
-                qb.push_bind(*id);
-            }
-            After::Title(title, id) => {
-                qb.push("lower(");
-                qb.push_bind(title.clone());
-                qb.push("), ");
-                qb.push_bind(*id);
-            }
+    let key = filter.sort.key.expr();
+    let cmp = if filter.sort.descending { "<" } else { ">" };
+    qb.push(format!(" AND ({key}, id) {cmp} ("));
+    match after {
+        After::Time(at, id) => {
+            qb.push_bind(*at);
+            qb.push(", ");
+            qb.push_bind(*id);
         }
-        qb.push(")");
+        After::Title(title, id) => {
+            qb.push("lower(");
+            qb.push_bind(title.clone());
+            qb.push("), ");
+            qb.push_bind(*id);
+        }
     }
-    qb.push(format!(" ORDER BY {key}{dir}, id{dir}"));
+    qb.push(")");
+}
+
+/// ` ORDER BY key, id LIMIT n`, the key qualified by `table` (`"t."` or `""`).
+fn push_order(qb: &mut QueryBuilder<'static, Postgres>, filter: &ListFilter, table: &str) {
+    let key = filter.sort.key.expr();
+    let dir = if filter.sort.descending {
+        " DESC"
+    } else {
+        " ASC"
+    };
+    let key = match filter.sort.key {
+        SortKey::Title => format!("lower({table}title)"),
+        _ => format!("{table}{key}"),
+    };
+    qb.push(format!(" ORDER BY {key}{dir}, {table}id{dir}"));
     if let Some(limit) = filter.limit {
         qb.push(" LIMIT ");
         qb.push_bind(limit);
     }
-    qb
 }
 
 /// `%`, `_` and `\` in the search text match themselves.
@@ -377,25 +533,75 @@ mod tests {
     }
 
     #[test]
-    fn list_query_uses_only_fixed_fragments() {
-        let filter = ListFilter {
+    fn a_trigram_is_what_pg_trgm_takes_from_ascii_words_and_their_borders() {
+        for text in [
+            "abc",
+            "x 42b",
+            "invoice",
+            "a-b-c-100",
+            "ébc1",
+            "a bc",
+            "a b",
+            "ab c",
+            "é b",
+            "a%b_c",
+            "x\\y",
+        ] {
+            assert!(has_trigram(text), "{text:?}");
+        }
+        for text in [
+            "ab",
+            "1 ",
+            "a",
+            "é1",
+            "ébc",
+            "éb",
+            "日本語",
+            "ab日",
+            " ",
+            "",
+        ] {
+            assert!(!has_trigram(text), "{text:?}");
+        }
+    }
+
+    fn title_page(search: &str) -> ListFilter {
+        ListFilter {
             status: StatusFilter::Pending,
-            search: Some("x'; DROP TABLE tasks.tasks; --".to_owned()),
+            search: Some(search.to_owned()),
             sort: Sort {
                 key: SortKey::Title,
                 descending: false,
             },
             after: Some(After::Title("b".to_owned(), Uuid::nil())),
             limit: Some(51),
-        };
-        let sql = list_query(Uuid::nil(), &filter).into_sql();
+        }
+    }
+
+    #[test]
+    fn list_query_uses_only_fixed_fragments() {
+        // With a trigram: by bucket, the bounds of the walk first.
+        let sql = list_query(Uuid::nil(), &title_page("x'; DROP TABLE tasks.tasks; --")).into_sql();
         assert!(!sql.contains("DROP"));
         assert!(
-            sql.contains(&format!("AND {SEARCH_TEXT} LIKE lower($2) ")),
+            sql.contains(&format!(
+                "WHERE {SEARCH_BUCKET} = ($3::text || ':' || b.n::text) \
+                 AND {SEARCH_TEXT} LIKE lower($4) AND NOT completed \
+                 AND (lower(title), id) > (lower($5), $6)) AS t"
+            )),
             "{sql}"
         );
         assert!(
-            sql.contains("(lower(title), id) > (lower($3), $4)"),
+            sql.ends_with("ORDER BY lower(t.title) ASC, t.id ASC LIMIT $7"),
+            "{sql}"
+        );
+        // Without one: the user's tasks in the page's order.
+        let sql = list_query(Uuid::nil(), &title_page("xy")).into_sql();
+        assert!(
+            sql.contains(
+                "WHERE user_id = $1 AND (title || E'\\x1f' || coalesce(description, '')) ILIKE $2 \
+                 AND NOT completed AND (lower(title), id) > (lower($3), $4)"
+            ),
             "{sql}"
         );
         assert!(

@@ -15,6 +15,7 @@ mod openapi_doc;
 mod ops;
 mod revocation;
 mod rotation;
+mod search;
 mod shutdown;
 mod tasks;
 mod text;

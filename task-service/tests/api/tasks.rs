@@ -606,11 +606,13 @@ async fn bad_query_parameters_are_400_invalid_query() {
 #[tokio::test]
 async fn the_database_enforces_the_rules_too() {
     let app = spawn().await;
-    let insert =
-        |title: String, description: Option<String>, completed: bool, with_completed_at: bool| {
-            sqlx::query(
-            "INSERT INTO tasks.tasks (id, user_id, title, description, completed, completed_at) \
-             VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN now() END)",
+    let insert = |title: String,
+                  description: Option<String>,
+                  completed: bool,
+                  with_completed_at: bool| {
+        sqlx::query(
+            "INSERT INTO tasks.tasks (id, user_id, title, description, completed, completed_at, seq) \
+             VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN now() END, 0)",
         )
         .bind(uuid::Uuid::now_v7())
         .bind(uuid::Uuid::new_v4())
@@ -619,7 +621,7 @@ async fn the_database_enforces_the_rules_too() {
         .bind(completed)
         .bind(with_completed_at)
         .execute(&app.state.pool)
-        };
+    };
     let cases = [
         (
             insert(String::new(), None, false, false).await,
