@@ -45,7 +45,11 @@ def cmd_small(a):
         signin.append(email)
     with open(os.path.join(a.work, "signin-emails.txt"), "w") as f:
         f.write("\n".join(signin) + "\n")
-    st = {"list_user": s["user"]["id"], "list_email": "large-list@example.com"}
+    # Creates go to a user of their own, so that the list user keeps its 1,000 tasks for the
+    # large run's list and search figures.
+    signup_or_signin(auth, "large-create@example.com", PASSWORD)
+    st = {"list_user": s["user"]["id"], "list_email": "large-list@example.com",
+          "create_email": "large-create@example.com"}
     json.dump(st, open(state_path(a.work), "w"))
 
 
@@ -90,6 +94,7 @@ def cmd_measure(a):
     search_tok = token(a.auth, search_email)
     search_n = st.get("search_tasks", a.small_tasks)
     deep = deep_cursor(tasks, search_tok, search_n // 2)
+    create_tok = token(a.auth, st.get("create_email", st["list_email"]))
     auth_h = [f"Authorization: Bearer {list_tok}"]
     search_h = [f"Authorization: Bearer {search_tok}"]
     static = os.path.join(WRK_DIR, "static.lua")
@@ -106,8 +111,9 @@ def cmd_measure(a):
         "search_q_1k_user": (a.task + "/api/tasks?" + urllib.parse.urlencode({"q": a.search, "limit": 50}),
                              static, auth_h, ()),
         "compat_list": (a.task + f"/api/{st['list_user']}/tasks", static, auth_h, ()),
-        # Last: it adds thousands of tasks to the list user.
-        "create": (a.task + "/api/tasks", os.path.join(WRK_DIR, "create.lua"), auth_h, ()),
+        # Last, and as a user of its own: it adds thousands of tasks.
+        "create": (a.task + "/api/tasks", os.path.join(WRK_DIR, "create.lua"),
+                   [f"Authorization: Bearer {create_tok}"], ()),
     }
     results = {}
     for name, (url, script, headers, args) in scenarios.items():
@@ -161,8 +167,9 @@ SELECT gen_random_uuid(), u.id,
 
 def cmd_load(a):
     db = a.db
-    # Ten users exist already (the list user, eight sign-in users, and the search user made here).
-    bulk_users = a.users - 10
+    # Eleven users exist already (the list user, the create user, eight sign-in users, and the
+    # search user made here).
+    bulk_users = a.users - 11
     with_tasks = (a.tasks - a.search_tasks) // 10
     print(f"   users: {bulk_users:,} more (10 tasks each for {with_tasks:,} of them)", flush=True)
     psql(db, LOAD_SQL.format(users=bulk_users))
