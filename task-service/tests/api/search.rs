@@ -323,3 +323,67 @@ async fn every_text_that_takes_the_buckets_gives_pg_trgm_a_trigram() {
     assert_eq!(reads as usize, walking.len());
     assert!(to_buckets.len() > 100, "{}", to_buckets.len());
 }
+
+/// A replica still running the code from before `seq` (a rolling deployment) inserts without it:
+/// the database numbers the task as the service would, in creation order, and search finds it
+/// where the list has it. Its insert is that code's statement, word for word.
+#[tokio::test]
+async fn an_insert_that_names_no_seq_is_numbered_in_creation_order() {
+    let app = spawn().await;
+    let pool = &app.state.pool;
+    let user = app.new_user();
+    let first = app.create_task(&user, "first needle").await;
+    let (old_id,): (Uuid,) = sqlx::query_as(
+        "WITH slot AS ( \
+             INSERT INTO tasks.task_counts AS c (user_id, tasks) VALUES ($2, 1) \
+             ON CONFLICT (user_id) DO UPDATE SET tasks = c.tasks + 1 WHERE c.tasks < $5 \
+             RETURNING 1 \
+         ) \
+         INSERT INTO tasks.tasks (id, user_id, title, description) \
+         SELECT $1, $2, $3, $4 FROM slot RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user.id)
+    .bind("old replica's needle")
+    .bind(None::<String>)
+    .bind(1000_i64)
+    .fetch_one(pool)
+    .await
+    .expect("the old insert");
+    // A bulk import naming a created_at before the user's newest task is moved after it.
+    let (import_id,): (Uuid,) = sqlx::query_as(
+        "INSERT INTO tasks.tasks (id, user_id, title, created_at, updated_at) \
+         VALUES (gen_random_uuid(), $1, 'imported needle', now() - interval '1 day', now() - interval '1 day') \
+         RETURNING id",
+    )
+    .bind(user.id)
+    .fetch_one(pool)
+    .await
+    .expect("an import");
+    let last = app.create_task(&user, "last needle").await;
+
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT id, seq FROM tasks.tasks WHERE user_id = $1 ORDER BY created_at, id",
+    )
+    .bind(user.id)
+    .fetch_all(pool)
+    .await
+    .expect("rows");
+    let id = |t: &Value| Uuid::parse_str(t["id"].as_str().unwrap_or_default()).expect("uuid");
+    assert_eq!(
+        rows,
+        [(id(&first), 0), (old_id, 1), (import_id, 2), (id(&last), 3)]
+    );
+    let (tasks, next_seq): (i32, i64) =
+        sqlx::query_as("SELECT tasks, next_seq FROM tasks.task_counts WHERE user_id = $1")
+            .bind(user.id)
+            .fetch_one(pool)
+            .await
+            .expect("count row");
+    // The import took no quota slot (it named none); the old insert took its own.
+    assert_eq!((tasks, next_seq), (3, 4));
+    let listed = items(&app.list_ok(&user, "").await);
+    let found = all_pages(&app, &user, "?limit=1&q=needle").await;
+    assert_eq!(ids(&found), ids(&listed));
+    assert_eq!(listed.len(), 4);
+}
